@@ -1,0 +1,7 @@
+"""`python -m reconciler`: the same as the `reconciler` console script."""
+
+import sys
+
+from reconciler.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,177 @@
+"""The Genesys Cloud endpoints reconciler uses, and nothing else.
+
+Effectful. Each method is one documented Platform API call (or one paged
+walk of it) and returns decoded JSON; turning that into LiveUser values is
+live.py's job. There is deliberately no method for ``DELETE /api/v2/users``:
+this tool deactivates, it never deletes.
+
+    GET    /api/v2/users?id=..&state=any     users_by_ids      (<= 100 ids per call)
+    GET    /api/v2/users?pageSize=1&state=X  count_users
+    GET    /api/v2/users/query               iter_users        (cursor paging)
+    POST   /api/v2/users/search              search_emails     (+ GET ?q64= for later pages)
+    PATCH  /api/v2/users/{id}                set_state         body exactly {"state", "version"}
+    DELETE /api/v2/tokens/{id}               revoke_tokens
+    GET    /api/v2/tokens/me                 whoami
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from reconciler.api.session import ApiResponse, ApiSession, ApiStats
+from reconciler.errors import UnexpectedResponse
+
+__all__ = ["EXPAND", "SEARCH_STATES", "GenesysClient"]
+
+# lastTokenIssued tells us whether a deactivated user may still hold a valid token.
+EXPAND = ("lasttokenissued",)
+# Whether search includes inactive (or deleted) users by default is not documented:
+# always say which states we want. Deleted users are wanted so they can be reported.
+SEARCH_STATES = ("active", "inactive", "deleted")
+
+
+class GenesysClient:
+    def __init__(self, session: ApiSession) -> None:
+        self.session = session
+
+    @property
+    def stats(self) -> ApiStats:
+        return self.session.stats
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- reads --------------------------------------------------------------------
+
+    def users_by_ids(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Users with these ids, in any state (inactive and deleted included)."""
+        if not ids:
+            return []
+        limit = self.session.settings.id_batch_size
+        if len(ids) > limit:
+            raise ValueError(f"at most {limit} ids per call, got {len(ids)}")
+        # pageSize defaults to 25 even for id lookups; ask for the whole batch in one page.
+        params = {
+            "id": ",".join(ids),
+            "state": "any",
+            "pageSize": len(ids),
+            "pageNumber": 1,
+            "expand": ",".join(EXPAND),
+        }
+        resp = self.session.request("GET", "/api/v2/users", params=params)
+        entities = _entities(resp, "entities")
+        if resp.data.get("nextUri"):
+            raise UnexpectedResponse(
+                "an id lookup came back with more than one page",
+                correlation_id=resp.correlation_id,
+                request="GET /api/v2/users",
+            )
+        return entities
+
+    def count_users(self, state: str) -> int:
+        """How many users are in ``state`` (one call: a one-item page carries the total)."""
+        resp = self.session.request("GET", "/api/v2/users", params={"pageSize": 1, "pageNumber": 1, "state": state})
+        total = resp.data.get("total") if isinstance(resp.data, dict) else None
+        if not isinstance(total, int):
+            raise UnexpectedResponse(
+                "the user listing carried no total", correlation_id=resp.correlation_id, request="GET /api/v2/users"
+            )
+        return total
+
+    def iter_users(self, state: str = "any") -> Iterator[list[dict[str, Any]]]:
+        """Every user in ``state``, a page at a time (cursor paging, no 10,000-user ceiling)."""
+        params: dict[str, Any] = {
+            "pageSize": self.session.settings.list_page_size,
+            "state": state,
+            "expand": ",".join(EXPAND),
+        }
+        seen_cursors: set[str] = set()
+        while True:
+            resp = self.session.request("GET", "/api/v2/users/query", params=params)
+            yield _entities(resp, "entities")
+            cursor = resp.data.get("cursor")
+            if not cursor or not resp.data.get("nextUri"):
+                return
+            if cursor in seen_cursors:
+                raise UnexpectedResponse(
+                    "the user listing repeated a page (same cursor twice)",
+                    correlation_id=resp.correlation_id,
+                    request="GET /api/v2/users/query",
+                )
+            seen_cursors.add(cursor)
+            params = {**params, "cursor": cursor}
+
+    def search_emails(self, emails: Sequence[str]) -> list[dict[str, Any]]:
+        """Users whose email EXACTly matches one of ``emails``, in any state. All pages.
+
+        Search is eventually consistent: use the hits for ids only, never for state or version.
+        """
+        if not emails:
+            return []
+        limit = self.session.settings.search_batch_size
+        if len(emails) > limit:
+            raise ValueError(f"at most {limit} emails per search, got {len(emails)}")
+        body = {
+            "pageSize": self.session.settings.search_page_size,
+            "pageNumber": 1,
+            "sortOrder": "ASC",
+            "sortBy": "email",
+            "query": [
+                {"type": "EXACT", "fields": ["email"], "values": list(emails)},
+                {"type": "EXACT", "fields": ["state"], "values": list(SEARCH_STATES)},
+            ],
+        }
+        resp = self.session.request("POST", "/api/v2/users/search", json=body)
+        results = _entities(resp, "results")
+        seen_pages: set[str] = set()
+        while isinstance(resp.data.get("nextPage"), str) and len(results) < _int(resp.data.get("total")):
+            next_page = resp.data["nextPage"]
+            if next_page in seen_pages:
+                raise UnexpectedResponse(
+                    "search repeated a page", correlation_id=resp.correlation_id, request="GET /api/v2/users/search"
+                )
+            seen_pages.add(next_page)
+            q64 = parse_qs(urlsplit(next_page).query).get("q64", [""])[0]
+            resp = self.session.request("GET", "/api/v2/users/search", params={"q64": q64})
+            page = _entities(resp, "results")
+            if not page:
+                break
+            results.extend(page)
+        return results
+
+    def whoami(self) -> dict[str, Any]:
+        resp = self.session.request("GET", "/api/v2/tokens/me")
+        return resp.data if isinstance(resp.data, dict) else {}
+
+    # --- writes -------------------------------------------------------------------
+
+    def set_state(self, user_id: str, state: str, version: int) -> ApiResponse:
+        """PATCH the user's state; the body is exactly {"state", "version"}. ``data`` is the updated user."""
+        resp = self.session.request("PATCH", f"/api/v2/users/{user_id}", json={"state": state, "version": version})
+        if not isinstance(resp.data, dict):
+            raise UnexpectedResponse(
+                "PATCH user answered without the updated user",
+                correlation_id=resp.correlation_id,
+                request="PATCH /api/v2/users/{id}",
+            )
+        return resp
+
+    def revoke_tokens(self, user_id: str) -> ApiResponse:
+        """End every session of the user (DELETE /api/v2/tokens/{userId}); any 2xx is success."""
+        return self.session.request("DELETE", f"/api/v2/tokens/{user_id}")
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _entities(resp: ApiResponse, key: str) -> list[dict[str, Any]]:
+    data = resp.data
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise UnexpectedResponse(
+            f"expected a JSON object with a '{key}' list", status=resp.status, correlation_id=resp.correlation_id
+        )
+    return items

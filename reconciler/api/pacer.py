@@ -1,0 +1,106 @@
+"""Client-side pacing: one request budget per token, shared by every worker thread.
+
+Genesys counts requests per token. Three signals set our pace, strongest first:
+
+1. A 429's ``Retry-After``: every worker waits it out (not just the one that
+   was refused), then the pace slows by ``BACKOFF_FACTOR``.
+2. ``inin-ratelimit-count/allowed/reset`` on ordinary responses, when present:
+   the remaining budget is spread over the time left in the window, minus what
+   is already in flight. (Genesys stopped sending these in June 2021; some
+   proxies and our sandbox still do.)
+3. Otherwise the configured ``requests_per_minute``, evenly spaced, recovering
+   towards it slowly after a 429.
+
+The clock and sleep are injected, so tests run the whole policy in no time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["Pacer", "RateHeaders"]
+
+BACKOFF_FACTOR = 1.25  # pace multiplier after each 429 without rate headers
+RECOVERY_FACTOR = 0.98  # per successful response, back towards the configured pace
+MAX_SLOWDOWN = 8.0  # never slower than 1/8 of the configured pace
+HEADROOM = 0.98  # aim just under the configured ceiling so window edges do not tip us over
+
+
+@dataclass(frozen=True, slots=True)
+class RateHeaders:
+    count: int
+    allowed: int
+    reset: float
+
+    @classmethod
+    def parse(cls, headers: Mapping[str, str]) -> RateHeaders | None:
+        try:
+            return cls(
+                int(headers["inin-ratelimit-count"]),
+                int(headers["inin-ratelimit-allowed"]),
+                float(headers["inin-ratelimit-reset"]),
+            )
+        except (KeyError, ValueError):
+            return None
+
+
+class Pacer:
+    def __init__(
+        self, requests_per_minute: float, *, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
+        self._base = 60.0 / (requests_per_minute * HEADROOM)
+        self._interval = self._base
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+        self._blocked_until = 0.0
+        self._in_flight = 0
+        self._header_interval: float | None = None
+        self._header_valid_until = 0.0
+        self.rate_limited = 0  # 429s seen, for reports and metrics
+
+    def acquire(self) -> None:
+        """Wait for this worker's turn to send one request."""
+        with self._lock:
+            now = self._clock()
+            interval = self._current_interval(now)
+            slot = max(now, self._next_slot, self._blocked_until)
+            self._next_slot = slot + interval
+            self._in_flight += 1
+        if slot > now:
+            self._sleep(slot - now)
+
+    def release(self, headers: Mapping[str, str] | None) -> None:
+        """A response (or failure) arrived for a request made after ``acquire``."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._interval = max(self._base, self._interval * RECOVERY_FACTOR)
+            info = RateHeaders.parse(headers) if headers is not None else None
+            if info is None:
+                return
+            now = self._clock()
+            remaining = info.allowed - info.count - self._in_flight
+            if remaining <= 0:
+                self._blocked_until = max(self._blocked_until, now + info.reset)
+                self._header_interval = None
+            else:
+                self._header_interval = info.reset / remaining
+                self._header_valid_until = now + info.reset
+
+    def rate_limited_for(self, retry_after: float) -> None:
+        """A 429: nobody sends on this token until Retry-After has passed; then go slower."""
+        with self._lock:
+            self.rate_limited += 1
+            now = self._clock()
+            self._blocked_until = max(self._blocked_until, now + retry_after)
+            self._next_slot = max(self._next_slot, self._blocked_until)
+            self._interval = min(self._base * MAX_SLOWDOWN, self._interval * BACKOFF_FACTOR)
+            self._header_interval = None
+
+    def _current_interval(self, now: float) -> float:
+        if self._header_interval is not None and now < self._header_valid_until:
+            return self._header_interval
+        return self._interval

@@ -1,0 +1,340 @@
+"""The one place HTTP becomes Python: tokens, pacing, retries, and the error tree.
+
+Effectful. Every request goes through ``ApiSession.request``:
+
+1. wait for a turn on the token's budget (pacer.py);
+2. send with the current bearer token; on a 401, fetch a new token once and
+   resend; a second 401 is an AuthError;
+3. map the answer: 2xx -> parsed JSON, anything else -> an ApiError subclass
+   carrying Genesys's ``code``, the status and the correlation id;
+4. retry TransientError (429, 502/503/504, 408, timeouts, dropped
+   connections) with tenacity: a 429 waits exactly its Retry-After (through
+   the pacer, for every worker), anything else backs off exponentially with
+   full jitter. 400/403/404/409 are never retried here.
+
+Retrying a PATCH after a lost answer is safe: it carries the version it was
+planned against, so a PATCH that did land the first time comes back as a
+version conflict, which apply resolves by re-reading.
+
+Log lines and exceptions name the method and path, never headers or tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import tenacity
+
+from reconciler import __version__
+from reconciler.api.pacer import Pacer
+from reconciler.config import Connection
+from reconciler.errors import (
+    ApiError,
+    AuthError,
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransientError,
+    UnexpectedResponse,
+    VersionConflict,
+)
+from reconciler.settings import Settings
+
+__all__ = ["ApiResponse", "ApiSession", "ApiStats", "endpoint_name"]
+
+log = logging.getLogger("reconciler.api")
+
+TRANSIENT_STATUSES = frozenset({408, 502, 503, 504})
+VERSION_MISMATCH_TEXT = "does not match the current version"
+
+
+def endpoint_name(method: str, path: str) -> str:
+    """'PATCH /api/v2/users/{id}': a stable label for counting calls."""
+    parts = [("{id}" if len(p) == 36 and p.count("-") == 4 else p) for p in path.split("?")[0].split("/")]
+    return f"{method} {'/'.join(parts)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    status: int
+    data: Any
+    headers: Mapping[str, str]
+    correlation_id: str | None
+
+    @property
+    def server_time(self) -> datetime | None:
+        """The response's Date header: Genesys's clock, to compare with its timestamps."""
+        raw = self.headers.get("date")
+        try:
+            return parsedate_to_datetime(raw) if raw else None
+        except (TypeError, ValueError):
+            return None
+
+
+class ApiStats:
+    """Counts requests by endpoint and status, thread-safely (for tests, reports and metrics)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.retries = 0
+        self.listeners: list[Callable[[str, int], None]] = []
+
+    def record(self, endpoint: str, status: int) -> None:
+        with self._lock:
+            self.calls[endpoint] += 1
+            self.statuses[status] += 1
+        for listener in self.listeners:
+            listener(endpoint, status)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def writes(self) -> int:
+        return sum(n for e, n in self.calls.items() if e.startswith(("PATCH", "DELETE")))
+
+
+class _TokenSource:
+    """Client-credentials tokens: fetched lazily, refreshed before expiry or after a 401."""
+
+    EARLY_REFRESH = 60.0  # seconds before expires_in that we stop trusting a token
+
+    def __init__(self, conn: Connection, http: httpx.Client, clock: Callable[[], float]) -> None:
+        self._conn = conn
+        self._http = http
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires = 0.0
+
+    def current(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock() >= self._expires:
+                self._token, lifetime = self._fetch()
+                self._expires = self._clock() + max(0.0, lifetime - self.EARLY_REFRESH)
+            return self._token
+
+    def invalidate(self, token: str) -> None:
+        with self._lock:
+            if self._token == token:
+                self._token = None
+
+    def _fetch(self) -> tuple[str, float]:
+        basic = base64.b64encode(f"{self._conn.client_id}:{self._conn.client_secret.reveal()}".encode()).decode()
+        url = f"{self._conn.login_url}/oauth/token"
+        try:
+            resp = self._http.post(
+                url, data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+            )
+        except httpx.TransportError as exc:
+            raise NetworkError(
+                f"cannot reach the login endpoint: {type(exc).__name__}", request=f"POST {url}"
+            ) from None
+        if resp.status_code in (400, 401, 403):
+            raise AuthError(
+                "Genesys rejected the OAuth client credentials (check "
+                "GENESYSCLOUD_OAUTHCLIENT_ID/SECRET and GENESYSCLOUD_REGION)",
+                status=resp.status_code,
+                request=f"POST {url}",
+            )
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise ServerError("the login endpoint is unavailable", status=resp.status_code, request=f"POST {url}")
+        try:
+            body = resp.json()
+            return str(body["access_token"]), float(body.get("expires_in", 86_400))
+        except (ValueError, KeyError, TypeError):
+            raise UnexpectedResponse(
+                "the login endpoint answered without an access_token", status=resp.status_code, request=f"POST {url}"
+            ) from None
+
+
+class ApiSession:
+    def __init__(
+        self,
+        conn: Connection,
+        settings: Settings | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.conn = conn
+        self.http = httpx.Client(
+            transport=transport,
+            timeout=self.settings.request_timeout,
+            headers={"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"},
+        )
+        self.tokens = _TokenSource(conn, self.http, clock)
+        self.pacer = Pacer(self.settings.requests_per_minute, clock=clock, sleep=sleep)
+        self.stats = ApiStats()
+        self._sleep = sleep
+        self._jitter = jitter
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- the retry loop -----------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> ApiResponse:
+        """Send one logical request, retrying transient failures within the budgets."""
+        counts = {"transient": 0, "rate_limited": 0}
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited):
+                counts["rate_limited"] += 1
+                too_long = exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after
+                return too_long or counts["rate_limited"] > self.settings.rate_limit_retries
+            counts["transient"] += 1
+            return counts["transient"] >= self.settings.retry_attempts
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited):
+                return 0.0  # the pacer already holds every worker until Retry-After
+            ceiling = min(self.settings.backoff_max, self.settings.backoff_initial * 2 ** (counts["transient"] - 1))
+            return self._jitter(0.0, ceiling)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.stats.retries += 1
+            delay = state.upcoming_sleep
+            if isinstance(exc, RateLimited):
+                what = f"waiting Retry-After {exc.retry_after:g} s (all workers)"
+            else:
+                attempt = f"attempt {counts['transient'] + 1} of {self.settings.retry_attempts}"
+                what = f"retrying in {delay:.2f} s ({attempt})"
+            log.warning("%s %s: %s; %s", method, path, exc, what)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TransientError),
+            stop=stop,
+            wait=wait,
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(self._send_with_auth, method, path, params, json)
+
+    # --- one attempt --------------------------------------------------------------
+
+    def _send_with_auth(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> ApiResponse:
+        token = self.tokens.current()
+        resp = self._send(method, path, params, body, token)
+        if resp.status_code == 401:
+            # Expired or idle-timed-out token: one fresh token, one more try.
+            log.info("%s %s: 401, fetching a new token and retrying once", method, path)
+            self.tokens.invalidate(token)
+            resp = self._send(method, path, params, body, self.tokens.current())
+            if resp.status_code == 401:
+                raise self._error(resp, method, path, AuthError, "Genesys rejected a freshly issued token")
+        return self._interpret(resp, method, path)
+
+    def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, token: str) -> httpx.Response:
+        self.pacer.acquire()
+        headers = None
+        try:
+            resp = self.http.request(
+                method, self.conn.api_url + path, params=params, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            headers = resp.headers
+        except httpx.TimeoutException:
+            self.stats.record(endpoint_name(method, path), 0)
+            raise NetworkError("the request timed out", request=f"{method} {path}") from None
+        except httpx.TransportError as exc:
+            self.stats.record(endpoint_name(method, path), 0)
+            raise NetworkError(f"connection failed ({type(exc).__name__})", request=f"{method} {path}") from None
+        finally:
+            self.pacer.release(headers)
+        self.stats.record(endpoint_name(method, path), resp.status_code)
+        return resp
+
+    def _interpret(self, resp: httpx.Response, method: str, path: str) -> ApiResponse:
+        status = resp.status_code
+        correlation = resp.headers.get("inin-correlation-id")
+        if 200 <= status < 300:
+            data: Any = None
+            if resp.content:
+                try:
+                    data = resp.json()
+                except ValueError:
+                    raise UnexpectedResponse(
+                        "Genesys answered with a body that is not JSON",
+                        status=status,
+                        correlation_id=correlation,
+                        request=f"{method} {path}",
+                    ) from None
+            return ApiResponse(status, data, resp.headers, correlation)
+        if status == 429:
+            retry_after = _retry_after(resp.headers.get("retry-after"))
+            self.pacer.rate_limited_for(retry_after if retry_after is not None else 1.0)
+            err = self._error(resp, method, path, RateLimited, "rate limited", retry_after=retry_after)
+            raise err
+        if status in TRANSIENT_STATUSES:
+            raise self._error(resp, method, path, ServerError, "Genesys is temporarily unavailable")
+        if status == 409:
+            raise self._error(resp, method, path, VersionConflict, "version conflict")
+        if status == 400:
+            err = self._error(resp, method, path, BadRequest, "bad request")
+            if VERSION_MISMATCH_TEXT in err.message:
+                raise self._error(resp, method, path, VersionConflict, "version conflict")
+            raise err
+        if status == 403:
+            raise self._error(resp, method, path, Forbidden, "permission denied")
+        if status == 404:
+            raise self._error(resp, method, path, NotFound, "not found")
+        raise self._error(resp, method, path, BadRequest, f"HTTP {status}")
+
+    @staticmethod
+    def _error(
+        resp: httpx.Response, method: str, path: str, kind: type[ApiError], fallback: str, **extra: Any
+    ) -> ApiError:
+        """Build an error from Genesys's ErrorBody (message, code, contextId) when there is one."""
+        message, code, context = fallback, None, None
+        try:
+            body = resp.json()
+            if isinstance(body, dict):
+                message = str(body.get("message") or fallback)
+                code = body.get("code")
+                context = body.get("contextId")
+        except ValueError:
+            pass
+        correlation = resp.headers.get("inin-correlation-id") or context
+        return kind(
+            message, status=resp.status_code, code=code, correlation_id=correlation, request=f"{method} {path}", **extra
+        )
+
+
+def _retry_after(raw: str | None) -> float | None:
+    """Retry-After in seconds: Genesys sends whole seconds; an HTTP date is accepted too."""
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

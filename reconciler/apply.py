@@ -1,0 +1,256 @@
+"""Stage 4: execute a Plan -> ApplyResult. Writes to Genesys and to the ledger.
+
+Apply consumes the plan as it is; it never re-plans. It branches on the
+action only. For each user (several users at once, up to
+``settings.concurrency``) it runs that user's changes in order: the state
+change first, then the token revoke, so a deactivated user cannot log in
+again between the two.
+
+Apply checks its input and its output:
+
+* the PATCH carries the version the plan read; a version conflict means
+  someone else changed the user. We re-read it and re-decide that one change:
+  already in the target state -> ``skipped`` (nothing to do); still in the
+  planned ``before`` state -> PATCH again with the new version (at most
+  ``settings.conflict_retries`` times); anything else -> ``failed``, untouched;
+* after a PATCH, the user Genesys returns must be in the state we asked for,
+  or the change is ``failed`` as an inconsistent result.
+
+One user's failure never stops the others: each change ends ``applied``,
+``failed`` (with the API error) or ``skipped`` (with why). A revoke is skipped
+when the deactivation before it failed: the user would still be able to log
+straight back in, and the failure is what needs attention.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from reconciler.api.client import GenesysClient
+from reconciler.errors import ApiError, NotFound, PlanRefused, VersionConflict
+from reconciler.ledger import Ledger, utc_iso
+from reconciler.live import parse_user
+from reconciler.model import Action
+from reconciler.plan import Change, Plan
+from reconciler.results import ApplyResult, Outcome, Result
+from reconciler.settings import Settings
+
+__all__ = ["ApplyResult", "Outcome", "Result", "execute"]
+
+log = logging.getLogger("reconciler.apply")
+
+
+class _UserRun:
+    """Runs one user's changes, in order, recording each to the ledger."""
+
+    def __init__(self, client: GenesysClient, settings: Settings, ledger: Ledger | None) -> None:
+        self.client = client
+        self.settings = settings
+        self.ledger = ledger
+
+    def run(self, changes: list[Change]) -> list[Result]:
+        results: list[Result] = []
+        state_reached = True
+        for change in changes:
+            if change.action is Action.REVOKE_TOKENS and not state_reached:
+                results.append(self._record_skip(change, "not attempted: the deactivation before it failed"))
+                continue
+            result = self._attempt(change)
+            results.append(result)
+            if change.action in (Action.DEACTIVATE, Action.REACTIVATE):
+                state_reached = result.outcome is not Outcome.FAILED
+        return results
+
+    # --- ledger -------------------------------------------------------------------
+
+    def _intent(self, change: Change) -> str:
+        attempt = uuid.uuid4().hex
+        if self.ledger is not None:
+            self.ledger.append(
+                {
+                    "event": "intent",
+                    "attempt": attempt,
+                    "action": change.action.value,
+                    "user_id": change.user_id,
+                    "email": change.email,
+                    "name": change.name,
+                    "before": change.before,
+                    "after": change.after,
+                    "version": change.version,
+                    "source": change.source,
+                    "reason": change.reason,
+                    "ticket": change.ticket,
+                    "detail": change.detail,
+                }
+            )
+        return attempt
+
+    def _outcome(
+        self, attempt: str | None, result: Result, *, correlation_id: str | None = None, server_time: str | None = None
+    ) -> Result:
+        if self.ledger is not None:
+            c = result.change
+            self.ledger.append(
+                {
+                    "event": "outcome",
+                    "attempt": attempt,
+                    "action": c.action.value,
+                    "user_id": c.user_id,
+                    "email": c.email,
+                    "before": c.before,
+                    "after": c.after,
+                    "source": c.source,
+                    "outcome": result.outcome.value,
+                    "message": result.message,
+                    "error": result.error,
+                    "correlation_id": correlation_id or (result.error or {}).get("correlation_id"),
+                    "server_time": server_time,
+                    "version_after": result.version_after,
+                }
+            )
+        level = logging.WARNING if result.outcome is Outcome.FAILED else logging.INFO
+        log.log(
+            level,
+            "%s %s (%s): %s%s",
+            result.change.action.value,
+            result.change.email or result.change.user_id,
+            result.change.user_id,
+            result.outcome.value,
+            f": {result.message}" if result.message else "",
+        )
+        return result
+
+    def _record_skip(self, change: Change, message: str) -> Result:
+        return self._outcome(None, Result(change, Outcome.SKIPPED, message))
+
+    # --- writes -------------------------------------------------------------------
+
+    def _attempt(self, change: Change) -> Result:
+        attempt = self._intent(change)
+        try:
+            if change.action is Action.REVOKE_TOKENS:
+                return self._revoke(change, attempt)
+            return self._set_state(change, attempt)
+        except ApiError as exc:
+            return self._outcome(attempt, Result(change, Outcome.FAILED, exc.message, exc.as_dict()))
+
+    def _revoke(self, change: Change, attempt: str) -> Result:
+        try:
+            resp = self.client.revoke_tokens(change.user_id)
+        except NotFound as exc:
+            # Genesys does not document the answer for a user without tokens; a 404
+            # means there is nothing left to revoke for this id either way.
+            return self._outcome(
+                attempt, Result(change, Outcome.APPLIED, "no tokens to revoke (404)"), correlation_id=exc.correlation_id
+            )
+        server = resp.server_time
+        return self._outcome(
+            attempt,
+            Result(change, Outcome.APPLIED),
+            correlation_id=resp.correlation_id,
+            server_time=utc_iso(server) if server else None,
+        )
+
+    def _set_state(self, change: Change, attempt: str) -> Result:
+        version = change.version
+        for _ in range(self.settings.conflict_retries + 1):
+            try:
+                resp = self.client.set_state(change.user_id, change.after, version)
+            except VersionConflict:
+                fresh = self._reread(change)
+                if fresh.state == change.after:
+                    return self._outcome(
+                        attempt,
+                        Result(
+                            change,
+                            Outcome.SKIPPED,
+                            f"already {change.after}: changed since the plan (by someone else, or by an earlier "
+                            f"attempt whose answer was lost)",
+                            version_after=fresh.version,
+                        ),
+                    )
+                if fresh.state != change.before or fresh.version is None:
+                    return self._outcome(
+                        attempt,
+                        Result(
+                            change,
+                            Outcome.FAILED,
+                            f"the user changed to {fresh.state!r} since the plan; not touching it",
+                        ),
+                    )
+                log.info("%s: version %s is stale, retrying with %s", change.user_id, version, fresh.version)
+                version = fresh.version
+                continue
+            returned = resp.data.get("state")
+            after_version = resp.data.get("version")
+            if returned != change.after:
+                return self._outcome(
+                    attempt,
+                    Result(
+                        change,
+                        Outcome.FAILED,
+                        f"inconsistent result after apply: asked for {change.after}, Genesys returned {returned!r}",
+                    ),
+                    correlation_id=resp.correlation_id,
+                )
+            new_version = after_version if isinstance(after_version, int) else None
+            return self._outcome(
+                attempt, Result(change, Outcome.APPLIED, version_after=new_version), correlation_id=resp.correlation_id
+            )
+        return self._outcome(
+            attempt,
+            Result(
+                change,
+                Outcome.FAILED,
+                f"version conflict {self.settings.conflict_retries + 1} times in a row: another writer keeps "
+                f"changing this user",
+            ),
+        )
+
+    def _reread(self, change: Change) -> Any:
+        raws = self.client.users_by_ids([change.user_id])
+        for raw in raws:
+            user = parse_user(raw)
+            if user.id == change.user_id:
+                return user
+        raise NotFound("the user disappeared during apply", status=404, request="GET /api/v2/users")
+
+
+def execute(
+    plan: Plan,
+    client: GenesysClient,
+    *,
+    settings: Settings,
+    ledger: Ledger | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_result: Callable[[Result], None] | None = None,
+) -> ApplyResult:
+    """Make the plan's changes. Raises PlanRefused for a plan with errors; otherwise returns outcomes."""
+    if plan.has_errors:
+        raise PlanRefused(f"the plan has {len(plan.errors)} error(s); nothing was applied")
+    groups: dict[str, list[Change]] = {}
+    for change in plan.changes:
+        groups.setdefault(change.user_id, []).append(change)
+    runner = _UserRun(client, settings, ledger)
+    by_user: dict[str, list[Result]] = {}
+
+    def work(user_id: str) -> list[Result]:
+        if should_stop():
+            return [Result(c, Outcome.SKIPPED, "not started: shutting down") for c in groups[user_id]]
+        results = runner.run(groups[user_id])
+        if on_result is not None:
+            for r in results:
+                on_result(r)
+        return results
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="apply") as pool:
+        futures = {uid: pool.submit(work, uid) for uid in groups}
+        for uid, future in futures.items():
+            by_user[uid] = future.result()
+    results = [r for uid in groups for r in by_user[uid]]
+    interrupted = any(r.message == "not started: shutting down" for r in results)
+    return ApplyResult(plan=plan, results=tuple(results), interrupted=interrupted)

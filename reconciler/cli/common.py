@@ -1,0 +1,190 @@
+"""Shared CLI plumbing: options, the runtime from the environment, output, logging, exit codes.
+
+The CLI is a thin shell: it parses arguments, builds a Runtime, calls the
+engine, renders the result and maps it to an exit code. Only here (and in
+main.py) do exceptions become messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from reconciler.config import connection_from_env
+from reconciler.engine import Runtime
+from reconciler.settings import Settings
+
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "add_desired_dir",
+    "add_format",
+    "add_run_options",
+    "configure_logging",
+    "emit",
+    "runtime_from_args",
+]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+
+def add_desired_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "desired_dir",
+        nargs="?",
+        default="desired_state",
+        metavar="DIR",
+        help="desired-state folder (default: desired_state)",
+    )
+
+
+def add_format(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:
+    p.add_argument("--format", choices=choices, default="text", help="output format (default: text)")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that talks to Genesys."""
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="EMAIL_OR_ID",
+        help="limit the run to this entry (repeatable); an email matches case-insensitively, an id exactly",
+    )
+    p.add_argument("--allow-mass-change", action="store_true", help="lift the policy's change budget for this run only")
+    ledger = p.add_mutually_exclusive_group()
+    ledger.add_argument(
+        "--ledger",
+        metavar="PATH",
+        help="audit ledger file (default: .reconciler/ledger.jsonl beside the desired-state folder)",
+    )
+    ledger.add_argument(
+        "--no-ledger",
+        action="store_true",
+        help="keep no ledger (token revocation then relies on lastTokenIssued alone)",
+    )
+    p.add_argument(
+        "--read-strategy",
+        choices=("auto", "targeted", "listing"),
+        default="auto",
+        help="how to read live users: batched look-ups, a full listing, or whichever costs fewer calls",
+    )
+    p.add_argument(
+        "--concurrency", type=int, metavar="N", help=f"users written at once (default {Settings().concurrency})"
+    )
+    p.add_argument(
+        "--requests-per-minute",
+        type=float,
+        metavar="N",
+        help=f"pace ceiling when Genesys sends no rate headers (default {Settings().requests_per_minute:g})",
+    )
+
+
+def runtime_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None, **overrides: Any) -> Runtime:
+    env = os.environ if env is None else env
+    settings = Settings()
+    if getattr(args, "concurrency", None):
+        settings = replace(settings, concurrency=max(1, args.concurrency))
+    if getattr(args, "requests_per_minute", None):
+        settings = replace(settings, requests_per_minute=args.requests_per_minute)
+    connection = connection_from_env(env)
+    ledger = Path(args.ledger) if getattr(args, "ledger", None) else None
+    return Runtime(
+        desired_dir=Path(args.desired_dir),
+        settings=settings,
+        connection=connection,
+        ledger_path=ledger,
+        use_ledger=not getattr(args, "no_ledger", False),
+        read_strategy=getattr(args, "read_strategy", "auto"),
+        **overrides,
+    )
+
+
+_STYLES = (
+    (re.compile(r"^  # .* will be deactivated$"), "bold yellow"),
+    (re.compile(r"^  # .* will be reactivated$"), "bold cyan"),
+    (re.compile(r"^  # .* sessions ended"), "bold red"),
+    (re.compile(r"^  error: "), "red"),
+    (re.compile(r"^  warning: "), "yellow"),
+    (re.compile(r"^  FAILED "), "bold red"),
+    (re.compile(r"^  ok "), "green"),
+    (re.compile(r"^(Plan|Apply|No changes)"), "bold"),
+)
+
+
+def emit(text: str, stream: TextIO | None = None) -> None:
+    """Write a rendering; in a terminal (and without NO_COLOR), colour it with rich."""
+    stream = stream or sys.stdout
+    if not stream.isatty() or os.environ.get("NO_COLOR"):
+        stream.write(text)
+        stream.flush()
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=stream, highlight=False, soft_wrap=True)
+    for line in text.rstrip("\n").split("\n"):
+        styled = Text(line)
+        for pattern, style in _STYLES:
+            if pattern.search(line):
+                styled.stylize(style)
+                break
+        console.print(styled)
+
+
+class _Redact(logging.Filter):
+    """Last line of defence: no log line may carry a secret or a bearer token."""
+
+    _TOKEN = re.compile(r"(Bearer\s+|access_token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]+")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self._TOKEN.sub(r"\1***", message)
+        for secret in self.secrets:
+            clean = clean.replace(secret, "***")
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("event", "user_id", "action", "outcome"):
+            if hasattr(record, key):
+                doc[key] = getattr(record, key)
+        return json.dumps(doc)
+
+
+def configure_logging(verbosity: int, log_format: str = "text", env: Mapping[str, str] | None = None) -> None:
+    env = os.environ if env is None else env
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("reconciler: %(levelname)s: %(message)s"))
+    handler.addFilter(_Redact((env.get("GENESYSCLOUD_OAUTHCLIENT_SECRET", ""),)))
+    root = logging.getLogger("reconciler")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG)
+    root.propagate = False

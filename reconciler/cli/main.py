@@ -1,0 +1,74 @@
+"""The `reconciler` command: parse, dispatch to one module per verb, map errors to exit codes.
+
+This is the only place an exception becomes a message. Exit codes: 0 success,
+1 error (invalid files, API or configuration errors, refused or failed
+apply), 2 changes present (``plan --detailed-exitcode``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from reconciler import __version__
+from reconciler.cli import apply as apply_cmd
+from reconciler.cli import demo as demo_cmd
+from reconciler.cli import plan as plan_cmd
+from reconciler.cli import sandbox as sandbox_cmd
+from reconciler.cli import validate as validate_cmd
+from reconciler.cli.common import EXIT_ERROR, configure_logging
+from reconciler.errors import ApiError, ConfigError, DesiredStateError, ReconcilerError
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = (validate_cmd, plan_cmd, apply_cmd, sandbox_cmd, demo_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler",
+        description="Keep Genesys Cloud user state equal to what is committed in git: "
+        "deactivate leavers, end their sessions, correct drift.",
+    )
+    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr (-vv: debug)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"reconciler: error: {message}\n")
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose, args.log_format)
+    try:
+        code: int = args.run(args)
+        return code
+    except DesiredStateError as exc:
+        for finding in exc.findings:
+            sys.stderr.write(f"{finding}\n")
+        return _fail(
+            f"{len(exc.findings)} problem(s) in the desired-state files; nothing was read from or "
+            f"written to Genesys Cloud"
+        )
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except ApiError as exc:
+        return _fail(f"Genesys Cloud API: {exc}")
+    except ReconcilerError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        sys.stderr.write("reconciler: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

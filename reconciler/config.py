@@ -1,0 +1,97 @@
+"""Connection settings from the environment.
+
+Effectful only in that it reads ``os.environ`` (passed in, so tests give a
+dict). Uses the variable names of Genesys's own CLI and Terraform provider.
+The client secret is wrapped in ``Secret`` so that no repr, log line or
+traceback can print it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciler.errors import ConfigError
+from reconciler.regions import REGION_DOMAINS, api_url, login_url
+
+__all__ = [
+    "ENV_API_URL",
+    "ENV_CLIENT_ID",
+    "ENV_CLIENT_SECRET",
+    "ENV_LOGIN_URL",
+    "ENV_REGION",
+    "Connection",
+    "Secret",
+    "connection_from_env",
+]
+
+ENV_CLIENT_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
+ENV_CLIENT_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"  # noqa: S105  # a variable name, not a secret
+ENV_REGION = "GENESYSCLOUD_REGION"
+ENV_API_URL = "GENESYSCLOUD_API_URL"
+ENV_LOGIN_URL = "GENESYSCLOUD_LOGIN_URL"
+
+DEFAULT_REGION = "us-east-1"
+
+
+class Secret:
+    """A string that refuses to show itself. ``reveal()`` is the only way out."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+
+@dataclass(frozen=True)
+class Connection:
+    client_id: str
+    client_secret: Secret
+    region: str
+    api_url: str
+    login_url: str
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Strings that must never be printed (used by the log redaction filter)."""
+        return (self.client_secret.reveal(),)
+
+
+def connection_from_env(env: Mapping[str, str]) -> Connection:
+    """Build the connection or raise ConfigError naming the first missing variable."""
+    client_id = env.get(ENV_CLIENT_ID, "").strip()
+    if not client_id:
+        raise ConfigError(
+            f"{ENV_CLIENT_ID} is not set: export the OAuth client id "
+            f"(client-credentials grant), or run `reconciler sandbox` for a local org"
+        )
+    secret = env.get(ENV_CLIENT_SECRET, "")
+    if not secret.strip():
+        raise ConfigError(f"{ENV_CLIENT_SECRET} is not set: export the OAuth client secret")
+    region = env.get(ENV_REGION, "").strip() or DEFAULT_REGION
+    explicit_api = env.get(ENV_API_URL, "").strip().rstrip("/")
+    explicit_login = env.get(ENV_LOGIN_URL, "").strip().rstrip("/")
+    if not explicit_api and region not in REGION_DOMAINS:
+        known = ", ".join(sorted(REGION_DOMAINS))
+        raise ConfigError(f"{ENV_REGION}={region!r} is not a Genesys Cloud region; known: {known}")
+    for name, value in ((ENV_API_URL, explicit_api), (ENV_LOGIN_URL, explicit_login)):
+        if value and not value.startswith(("https://", "http://")):
+            raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    api = explicit_api or api_url(region)
+    # A private endpoint (or the sandbox) given only as an API URL serves login too.
+    login = explicit_login or (explicit_api if explicit_api else login_url(region))
+    return Connection(client_id=client_id, client_secret=Secret(secret), region=region, api_url=api, login_url=login)

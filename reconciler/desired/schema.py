@@ -1,0 +1,106 @@
+"""Stage 1c: validate one parsed file against ``schemas/desired-state.schema.json``.
+
+Pure (the schema file is read once). The JSON Schema is the single source of
+truth for the format; this module only turns jsonschema's findings into short
+messages a reviewer can act on, located by line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+__all__ = ["SCHEMA_NAME", "schema", "schema_errors"]
+
+SCHEMA_NAME = "desired-state.schema.json"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The schema, from the installed package, or from ``schemas/`` in a source checkout."""
+    packaged = resources.files("reconciler").joinpath("schemas").joinpath(SCHEMA_NAME)
+    if packaged.is_file():
+        text = packaged.read_text(encoding="utf-8")
+    else:
+        text = (Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME).read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
+def _kind(value: Any) -> str:
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "text",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "empty",
+    }.get(type(value), type(value).__name__)
+
+
+def _describe(path: Sequence[str | int]) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+    return out or "file"
+
+
+def _message(error: ValidationError) -> str:
+    path = list(error.absolute_path)
+    field = path[-1] if path else None
+    where = _describe(path)
+    validator = error.validator
+    expected: Any = error.validator_value
+    value: Any = error.instance
+    sub: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    if validator == "additionalProperties":
+        allowed = ", ".join(sub.get("properties", {}))
+        extra = sorted(set(value) - set(sub.get("properties", {})))
+        keys = ", ".join(repr(k) for k in extra)
+        return f"{where}: unknown key {keys} (allowed: {allowed})"
+    if validator == "minProperties":
+        return "file declares nothing: expected a 'users:' list or a 'policy:' mapping"
+    if validator == "anyOf" and isinstance(value, dict):
+        return f"{where}: an entry needs an 'email' or an 'id'"
+    if validator == "anyOf":
+        return f"{where}: {value!r} is neither an email address nor a Genesys user id"
+    if validator == "pattern" and field == "email":
+        return f"{where}: {value!r} is not a valid email address"
+    if validator == "pattern" and field == "id":
+        return f"{where}: {value!r} is not a Genesys user id (a lower-case UUID)"
+    if validator == "pattern" and field == "effective":
+        return f"{where}: {value!r} is not an ISO 8601 instant with a time zone (e.g. 2026-12-01T17:00:00Z)"
+    if validator == "enum":
+        options = ", ".join(str(o) for o in expected)
+        hint = " (YAML reads unquoted yes/no/on/off as true/false: quote the value)" if isinstance(value, bool) else ""
+        return f"{where}: {value!r} is not one of: {options}{hint}"
+    if validator == "type":
+        return (
+            f"{where}: expected {expected if isinstance(expected, str) else ' or '.join(expected)}, got {_kind(value)}"
+        )
+    if validator == "uniqueItems":
+        return f"{where}: lists the same value twice"
+    return f"{where}: {error.message}"
+
+
+def schema_errors(data: Any) -> Iterator[tuple[list[str | int], str]]:
+    """(path, message) for each schema violation, in document order."""
+    if data is None:
+        yield [], "file is empty: expected a 'users:' list or a 'policy:' mapping"
+        return
+    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    for error in errors:
+        yield list(error.absolute_path), _message(error)

@@ -1,0 +1,130 @@
+"""Stage 1b: YAML text -> plain Python data, keeping the node tree for line numbers.
+
+Pure. Only PyYAML's safe composer is used (never ``yaml.load``), so no tag can
+build an arbitrary object. On top of safe loading, three things YAML allows are
+refused because they hurt a reviewed declaration:
+
+* aliases of lists and mappings: they hide what a reviewer sees, and an alias
+  bomb (the "billion laughs") would expand exponentially;
+* duplicate keys: PyYAML silently keeps the last one;
+* deep nesting: the format is three levels deep; a hostile file could be
+  thousands.
+
+Timestamps stay strings: the schema validates ``effective`` as text, and the
+planner parses it (YAML 1.1 would otherwise turn it into a naive datetime).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.errors import Finding
+
+__all__ = ["LoadedYaml", "YamlProblem", "line_at", "load_yaml"]
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MAX_DEPTH = 16
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class YamlProblem(Exception):
+    def __init__(self, line: int | None, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(message)
+
+    def finding(self, path: str) -> Finding:
+        return Finding(path, self.line, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedYaml:
+    data: Any
+    root: Node | None
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+class _Converter:
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._scalars = yaml.constructor.SafeConstructor()
+
+    def convert(self, node: Node, depth: int = 0) -> Any:
+        if not isinstance(node, ScalarNode):
+            # Only lists and mappings can be expanded exponentially; a shared
+            # node means an alias (the composer reuses the anchored node).
+            if id(node) in self._seen:
+                raise YamlProblem(
+                    _line(node),
+                    "YAML aliases of lists or mappings are not allowed in "
+                    "desired-state files: write each entry out so "
+                    "reviewers see it",
+                )
+            self._seen.add(id(node))
+        if depth > _MAX_DEPTH:
+            raise YamlProblem(_line(node), f"nested more than {_MAX_DEPTH} levels deep")
+        if isinstance(node, ScalarNode):
+            if node.tag == _TIMESTAMP:
+                return node.value
+            return self._scalars.construct_object(node, deep=True)
+        if isinstance(node, SequenceNode):
+            return [self.convert(item, depth + 1) for item in node.value]
+        if isinstance(node, MappingNode):
+            result: dict[Any, Any] = {}
+            first_line: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = self.convert(key_node, depth + 1)
+                if not isinstance(key, str):
+                    raise YamlProblem(_line(key_node), f"keys must be text, got {key!r}")
+                if key in result:
+                    raise YamlProblem(_line(key_node), f"duplicate key {key!r} (first at line {first_line[key]})")
+                first_line[key] = _line(key_node)
+                result[key] = self.convert(value_node, depth + 1)
+            return result
+        raise YamlProblem(_line(node), f"unsupported YAML node {type(node).__name__}")
+
+
+def load_yaml(text: str) -> LoadedYaml:
+    """Parse one YAML document safely. Raises YamlProblem with a 1-based line."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = int(mark.line) + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlProblem(line, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(None, f"invalid YAML: {exc}") from None
+    if root is None:
+        return LoadedYaml(None, None)
+    return LoadedYaml(_Converter().convert(root), root)
+
+
+def line_at(root: Node | None, path: Sequence[str | int]) -> int | None:
+    """The line of the deepest node that ``path`` reaches (keys point at the key's line)."""
+    if root is None:
+        return None
+    node: Node = root
+    line = _line(node)
+    for step in path:
+        if isinstance(node, MappingNode) and isinstance(step, str):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == step:
+                    line, node = _line(key_node), value_node
+                    break
+            else:
+                return line
+        elif isinstance(node, SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+            line = _line(node)
+        else:
+            return line
+    return line

@@ -1,0 +1,171 @@
+"""The one orchestration: desired -> live -> plan -> apply. The CLI and the scheduler both call it.
+
+Effectful glue, no decisions of its own: each step is a stage module. It owns
+the things a run shares: the settings, the clock, the API client, the ledger
+location and the git commit the desired state came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from reconciler.api.client import GenesysClient
+from reconciler.api.session import ApiSession
+from reconciler.apply import execute
+from reconciler.config import Connection
+from reconciler.desired import load_desired
+from reconciler.history import History
+from reconciler.ledger import Ledger, default_ledger_path, read_ledger
+from reconciler.live import read_live
+from reconciler.model import DesiredState, LiveState
+from reconciler.plan import Plan, build
+from reconciler.results import ApplyResult, Result
+from reconciler.settings import Settings
+
+__all__ = ["PlanRun", "Runtime", "git_commit"]
+
+log = logging.getLogger("reconciler.engine")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def git_commit(folder: str | os.PathLike[str]) -> str | None:
+    """The commit the desired-state folder is at (with '+dirty' if it has local changes), if in git."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", os.fspath(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", os.fspath(folder), "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    return commit + ("+dirty" if dirty.stdout.strip() else "")
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    desired: DesiredState
+    live: LiveState
+    plan: Plan
+    history: History
+    ledger_warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class Runtime:
+    """What one invocation shares. Tests inject ``transport``, ``clock`` and ``sleep``."""
+
+    desired_dir: Path
+    settings: Settings = field(default_factory=Settings)
+    connection: Connection | None = None
+    ledger_path: Path | None = None  # None: no ledger (the token rule falls back to the 48 h window)
+    use_ledger: bool = True
+    read_strategy: str = "auto"
+    transport: httpx.BaseTransport | None = None
+    clock: Callable[[], datetime] = _utcnow
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _client: GenesysClient | None = None
+
+    def __post_init__(self) -> None:
+        if self.use_ledger and self.ledger_path is None:
+            self.ledger_path = default_ledger_path(self.desired_dir)
+
+    # --- the stages -----------------------------------------------------------------
+
+    def load(self) -> DesiredState:
+        return load_desired(self.desired_dir, self.settings)
+
+    def client(self) -> GenesysClient:
+        if self._client is None:
+            if self.connection is None:
+                raise RuntimeError("no connection configured")
+            session = ApiSession(
+                self.connection, self.settings, transport=self.transport, clock=self.monotonic, sleep=self.sleep
+            )
+            self._client = GenesysClient(session)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def history(self) -> tuple[History, tuple[str, ...]]:
+        if not self.use_ledger or self.ledger_path is None:
+            return History(), ()
+        read = read_ledger(self.ledger_path)
+        for warning in read.warnings:
+            log.warning("ledger: %s", warning)
+        return read.history, read.warnings
+
+    def plan(
+        self, desired: DesiredState | None = None, *, targets: tuple[str, ...] = (), allow_mass_change: bool = False
+    ) -> PlanRun:
+        desired = desired or self.load()
+        history, warnings = self.history()
+        chosen = (
+            list(desired.entries)
+            if not targets
+            else [
+                e
+                for e in desired.entries
+                if any(e.id == t or (e.email_key is not None and e.email_key == t.lower()) for t in targets)
+            ]
+        )
+        live = read_live(
+            self.client(),
+            chosen,
+            settings=self.settings,
+            need_active_count=desired.policy.max_changes_percent is not None,
+            strategy=self.read_strategy,
+        )
+        now = self.clock()
+        plan = build(
+            desired,
+            live,
+            now=now,
+            history=history,
+            targets=targets,
+            allow_mass_change=allow_mass_change,
+            token_window_start=now - self.settings.max_token_lifetime,
+        )
+        return PlanRun(desired, live, plan, history, warnings)
+
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_result: Callable[[Result], None] | None = None,
+    ) -> ApplyResult:
+        commit = git_commit(self.desired_dir)
+        if not self.use_ledger or self.ledger_path is None:
+            return execute(plan, self.client(), settings=self.settings, should_stop=should_stop, on_result=on_result)
+        with Ledger(self.ledger_path, commit=commit, clock=self.clock) as ledger:
+            return execute(
+                plan, self.client(), settings=self.settings, ledger=ledger, should_stop=should_stop, on_result=on_result
+            )

@@ -1,0 +1,222 @@
+"""Stage 2: read what Genesys holds for the managed users -> LiveState.
+
+Effectful (API reads only; never writes). In: the desired entries. Out: the
+users they may refer to, by id, plus an email index. Only users named in the
+files are kept; anyone else seen in a listing is dropped on the spot.
+
+Two ways to read, chosen by cost in API calls (the rate limit is what matters):
+
+* targeted (the usual case): emails -> ids with ``POST /api/v2/users/search``
+  (up to 100 values per call), then the authoritative state and version of
+  every candidate with ``GET /api/v2/users?id=`` (100 ids per call). About
+  M/100 + M/100 calls for M managed users. Search only finds ids: it is
+  eventually consistent, so state and version always come from the GET.
+* listing: every user with ``GET /api/v2/users/query`` (cursor, 500 a page),
+  matching emails locally. Costs U/500 calls for an org of U users, so it
+  wins once M is a sizeable share of U. Deciding needs U: one extra call,
+  made only when the targeted estimate exceeds ``PROBE_THRESHOLD`` calls.
+
+A batch that fails (after the session's retries) marks its entries as
+unreadable; the planner turns that into an error for those users and leaves
+everyone else alone. Auth and permission failures stop the whole read.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from reconciler.api.client import GenesysClient
+from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse
+from reconciler.model import DesiredEntry, LiveState, LiveUser
+from reconciler.settings import Settings
+
+__all__ = ["PROBE_THRESHOLD", "estimate_targeted_calls", "parse_user", "read_live"]
+
+log = logging.getLogger("reconciler.live")
+
+# Below this many estimated calls the targeted read is used without asking
+# how big the org is (the question itself costs a call).
+PROBE_THRESHOLD = 8
+
+
+def parse_user(raw: Mapping[str, Any]) -> LiveUser:
+    """One API user -> LiveUser. Unknown state and missing version are kept as such, never guessed."""
+    user_id = raw.get("id")
+    if not isinstance(user_id, str) or not user_id:
+        raise UnexpectedResponse("a user without an id in the response")
+    state = raw.get("state")
+    version = raw.get("version")
+    if isinstance(version, str) and version.isdigit():  # search has been seen to send "152"
+        version = int(version)
+    if not isinstance(version, int) or isinstance(version, bool):
+        version = None
+    issued = None
+    token = raw.get("lastTokenIssued")
+    if isinstance(token, dict) and isinstance(token.get("dateIssued"), str):
+        try:
+            issued = datetime.fromisoformat(token["dateIssued"].replace("Z", "+00:00"))
+        except ValueError:
+            issued = None
+    email = raw.get("email")
+    name = raw.get("name")
+    return LiveUser(
+        id=user_id,
+        state=state if isinstance(state, str) else "",
+        version=version,
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) else None,
+        last_token_issued=issued,
+    )
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _email_batches(entries: Sequence[DesiredEntry], limit: int) -> list[tuple[list[str], list[str]]]:
+    """Group emails into searches of at most ``limit`` values: (keys, values).
+
+    Each email is searched as written and lower-cased: EXACT matching may be
+    case-sensitive (undocumented), and most orgs store addresses lower-cased.
+    """
+    batches: list[tuple[list[str], list[str]]] = []
+    keys: list[str] = []
+    values: list[str] = []
+    seen: set[str] = set()
+    for entry in entries:
+        key = entry.email_key
+        if key is None or key in seen or entry.email is None:
+            continue
+        seen.add(key)
+        variants = list(dict.fromkeys([entry.email, key]))
+        if len(values) + len(variants) > limit:
+            batches.append((keys, values))
+            keys, values = [], []
+        keys.append(key)
+        values.extend(variants)
+    if keys:
+        batches.append((keys, values))
+    return batches
+
+
+def estimate_targeted_calls(n_ids: int, n_emails: int, settings: Settings) -> int:
+    searches = math.ceil(n_emails / max(1, settings.search_batch_size // 2))
+    gets = math.ceil((n_ids + n_emails) / settings.id_batch_size)
+    return searches + gets
+
+
+class _Reader:
+    def __init__(self, client: GenesysClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.users: dict[str, LiveUser] = {}
+        self.email_index: dict[str, list[str]] = {}
+        self.errors: dict[str, str] = {}
+
+    def _fail(self, keys: Iterable[str], exc: ApiError) -> None:
+        if isinstance(exc, (AuthError, Forbidden)):
+            raise exc
+        for key in keys:
+            self.errors[key] = str(exc)
+
+    def _keep(
+        self,
+        raws: Iterable[Mapping[str, Any]],
+        wanted_ids: set[str] | None = None,
+        wanted_emails: set[str] | None = None,
+    ) -> None:
+        for raw in raws:
+            user = parse_user(raw)
+            key = user.email.lower() if user.email else None
+            by_email = wanted_emails is not None and key in wanted_emails
+            if wanted_ids is None or user.id in wanted_ids or by_email:
+                self.users[user.id] = user
+            if by_email and key is not None:
+                self.email_index.setdefault(key, []).append(user.id)
+
+    def targeted(self, id_entries: list[str], email_entries: list[DesiredEntry]) -> None:
+        candidates: dict[str, None] = dict.fromkeys(id_entries)
+        hits_by_key: dict[str, set[str]] = {}
+        for keys, values in _email_batches(email_entries, self.settings.search_batch_size):
+            try:
+                hits = self.client.search_emails(values)
+            except ApiError as exc:
+                self._fail((f"email:{k}" for k in keys), exc)
+                continue
+            wanted = set(keys)
+            for hit in hits:
+                email, hit_id = hit.get("email"), hit.get("id")
+                if isinstance(email, str) and isinstance(hit_id, str) and email.lower() in wanted:
+                    candidates.setdefault(hit_id)
+                    hits_by_key.setdefault(email.lower(), set()).add(hit_id)
+        ids = list(candidates)
+        failed: set[str] = set()
+        for batch in _chunks(ids, self.settings.id_batch_size):
+            try:
+                self._keep(self.client.users_by_ids(batch), wanted_ids=set(batch))
+            except ApiError as exc:
+                self._fail((f"id:{i}" for i in batch), exc)
+                failed.update(batch)
+        # The email index comes from the authoritative reads: a search hit whose
+        # email has changed since it was indexed no longer counts as a match.
+        wanted_emails = {e.email_key for e in email_entries if e.email_key}
+        for user in self.users.values():
+            key = user.email.lower() if user.email else None
+            if key is not None and key in wanted_emails:
+                self.email_index.setdefault(key, []).append(user.id)
+        # An email whose candidates could not be loaded is unreadable, not "not found".
+        for key, hit_ids in hits_by_key.items():
+            if hit_ids & failed:
+                self.errors.setdefault(f"email:{key}", "a user with this email could not be read")
+
+    def listing(self, id_entries: list[str], email_entries: list[DesiredEntry]) -> None:
+        wanted_ids = set(id_entries)
+        wanted_emails = {e.email_key for e in email_entries if e.email_key}
+        for page in self.client.iter_users("any"):
+            self._keep(page, wanted_ids=wanted_ids, wanted_emails=wanted_emails)
+
+
+def read_live(
+    client: GenesysClient,
+    entries: Sequence[DesiredEntry],
+    *,
+    settings: Settings,
+    need_active_count: bool = False,
+    strategy: str = "auto",
+) -> LiveState:
+    """Read the users ``entries`` may refer to. ``strategy``: auto | targeted | listing."""
+    id_entries = list(dict.fromkeys(e.id for e in entries if e.id))
+    email_entries = [e for e in entries if e.id is None and e.email]
+    reader = _Reader(client, settings)
+    chosen = strategy
+    if strategy == "auto":
+        estimate = estimate_targeted_calls(len(id_entries), len({e.email_key for e in email_entries}), settings)
+        chosen = "targeted"
+        if estimate > PROBE_THRESHOLD:
+            total = client.count_users("any")
+            pages = math.ceil(total / settings.list_page_size)
+            log.info("org has %d users: listing costs %d calls, targeted reads about %d", total, pages, estimate)
+            if pages < estimate:
+                chosen = "listing"
+    if chosen == "listing":
+        try:
+            reader.listing(id_entries, email_entries)
+        except Forbidden as exc:
+            if strategy == "listing":
+                raise
+            # /users/query needs directory:user:view in every division: fall back.
+            log.warning("full listing refused (%s); reading the managed users one batch at a time", exc)
+            reader = _Reader(client, settings)
+            chosen = "targeted"
+    if chosen == "targeted":
+        reader.targeted(id_entries, email_entries)
+    active = client.count_users("active") if need_active_count else None
+    index = {k: tuple(dict.fromkeys(v)) for k, v in reader.email_index.items()}
+    return LiveState(
+        users=reader.users, email_index=index, read_errors=reader.errors, active_users=active, strategy=chosen
+    )

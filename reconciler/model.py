@@ -1,0 +1,157 @@
+"""Value types shared by every stage of the pipeline.
+
+Pure. Frozen dataclasses and enums only: no I/O, no HTTP, no clocks. The
+desired-state loader produces ``DesiredState``; the live reader produces
+``LiveUser`` values; the planner turns both into a ``Plan`` (see plan.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = [
+    "Action",
+    "DesiredEntry",
+    "DesiredFile",
+    "DesiredState",
+    "LiveState",
+    "LiveUser",
+    "MissingUsers",
+    "Policy",
+    "Source",
+    "UserState",
+]
+
+
+class UserState(StrEnum):
+    """The values of a Genesys user's ``state`` field (lower-case, as the API sends them)."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    DELETED = "deleted"
+
+
+class Action(StrEnum):
+    """The closed set of writes this tool can make. Apply branches on these only."""
+
+    DEACTIVATE = "deactivate"
+    REACTIVATE = "reactivate"
+    REVOKE_TOKENS = "revoke_tokens"
+
+
+class MissingUsers(StrEnum):
+    """What to do with a desired email that matches no Genesys user."""
+
+    ERROR = "error"
+    WARN = "warn"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Source:
+    """Where a declaration lives, for people: ``desired_state/leavers.yaml:4``."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredEntry:
+    """One validated ``users:`` entry. At least one of ``email`` and ``id`` is set."""
+
+    email: str | None
+    id: str | None
+    state: UserState
+    source: Source
+    reason: str | None = None
+    ticket: str | None = None
+    effective: datetime | None = None
+
+    @property
+    def email_key(self) -> str | None:
+        """Emails match case-insensitively; this is the comparison key."""
+        return self.email.lower() if self.email is not None else None
+
+    @property
+    def label(self) -> str:
+        """How people refer to the entry: the email as written, else the id."""
+        return self.email or self.id or "?"
+
+
+DEFAULT_MAX_CHANGES = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The optional ``policy:`` block (at most one in the whole tree)."""
+
+    protected: frozenset[str] = frozenset()  # lower-cased emails and ids
+    max_changes: int = DEFAULT_MAX_CHANGES
+    max_changes_percent: float | None = None
+    missing_users: MissingUsers = MissingUsers.ERROR
+    source: Source | None = None
+
+    def is_protected(self, user_id: str | None, email: str | None) -> bool:
+        return (user_id is not None and user_id.lower() in self.protected) or (
+            email is not None and email.lower() in self.protected
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredFile:
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Everything the files declare, validated, in file order."""
+
+    root: str
+    entries: tuple[DesiredEntry, ...]
+    policy: Policy = field(default_factory=Policy)
+    files: tuple[DesiredFile, ...] = ()
+    digest: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUser:
+    """What Genesys says about one user, as read from ``GET /api/v2/users``.
+
+    ``state`` is kept as the raw string: a value this tool does not know is an
+    error for that user, never guessed to mean active or inactive. ``version``
+    is ``None`` when the API left it out, which also blocks any write.
+    """
+
+    id: str
+    state: str
+    version: int | None
+    email: str | None = None
+    name: str | None = None
+    last_token_issued: datetime | None = None
+
+    @property
+    def known_state(self) -> UserState | None:
+        try:
+            return UserState(self.state)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What the live reader found for the managed users (see live.py)."""
+
+    users: Mapping[str, LiveUser]
+    # lower-cased email -> ids of users (any state) whose email matched it
+    email_index: Mapping[str, tuple[str, ...]]
+    # "id:<id>" or "email:<key>" -> why it could not be read
+    read_errors: Mapping[str, str] = field(default_factory=dict)
+    # the org's active users, read only when a percentage budget needs it
+    active_users: int | None = None
+    strategy: str = "targeted"

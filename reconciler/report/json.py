@@ -1,0 +1,112 @@
+"""Stage 5 (JSON): Plan / ApplyResult -> one versioned JSON document. Pure.
+
+The document's keys are a contract with users' CI scripts; tests pin them.
+Bump ``FORMAT_VERSION`` on any incompatible change.
+
+    format_version, kind ("plan" | "apply"), created_at,
+    desired:  {digest, managed, targets}
+    summary:  {deactivate, reactivate, revoke_tokens, unchanged, pending, errors, warnings, managed}
+    changes:  [{action, id, email, name, before, after, version, source, reason, ticket, detail}]
+    pending:  [{action, id, email, name, effective, source, reason, ticket}]
+    problems: [{severity, code, message, source, id}]
+    apply only:
+    results:  [{action, id, email, outcome, message, error: {status, code, correlation_id, message} | null}]
+    outcomes: {applied, failed, skipped}
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.plan import Change, Pending, Plan, Problem
+from reconciler.results import ApplyResult, Outcome
+
+__all__ = ["FORMAT_VERSION", "apply_document", "dumps", "plan_document"]
+
+FORMAT_VERSION = "1"
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def change_dict(c: Change) -> dict[str, Any]:
+    return {
+        "action": c.action.value,
+        "id": c.user_id,
+        "email": c.email,
+        "name": c.name,
+        "before": c.before,
+        "after": c.after,
+        "version": c.version,
+        "source": c.source,
+        "reason": c.reason,
+        "ticket": c.ticket,
+        "detail": c.detail,
+    }
+
+
+def _pending(p: Pending) -> dict[str, Any]:
+    return {
+        "action": p.action.value,
+        "id": p.user_id,
+        "email": p.email,
+        "name": p.name,
+        "effective": _iso(p.effective),
+        "source": p.source,
+        "reason": p.reason,
+        "ticket": p.ticket,
+    }
+
+
+def _problem(p: Problem) -> dict[str, Any]:
+    return {"severity": p.severity, "code": p.code, "message": p.message, "source": p.source, "id": p.user_id}
+
+
+def summary(plan: Plan) -> dict[str, int]:
+    return {
+        "deactivate": plan.counts["deactivate"],
+        "reactivate": plan.counts["reactivate"],
+        "revoke_tokens": plan.counts["revoke_tokens"],
+        "unchanged": plan.unchanged,
+        "pending": len(plan.pending),
+        "errors": len(plan.errors),
+        "warnings": len(plan.warnings),
+        "managed": plan.managed,
+    }
+
+
+def plan_document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "created_at": _iso(plan.created_at),
+        "desired": {"digest": plan.desired_digest, "managed": plan.managed, "targets": list(plan.targets)},
+        "summary": summary(plan),
+        "changes": [change_dict(c) for c in plan.changes],
+        "pending": [_pending(p) for p in plan.pending],
+        "problems": [_problem(p) for p in plan.problems],
+    }
+
+
+def apply_document(result: ApplyResult) -> dict[str, Any]:
+    doc = plan_document(result.plan, kind="apply")
+    doc["results"] = [
+        {
+            "action": r.change.action.value,
+            "id": r.change.user_id,
+            "email": r.change.email,
+            "outcome": r.outcome.value,
+            "message": r.message,
+            "error": r.error,
+        }
+        for r in result.results
+    ]
+    doc["outcomes"] = {o.value: result.count(o) for o in Outcome}
+    return doc
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

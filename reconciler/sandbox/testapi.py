@@ -1,0 +1,151 @@
+"""The sandbox's test API under ``/_sandbox/``: what tests and the demo do "behind the tool's back".
+
+Not part of Genesys. No authentication (the sandbox only listens on loopback).
+It plays the other actors: an administrator reactivating someone in the admin
+UI, a user logging in, another writer editing a user, an operator injecting
+faults, and an observer reading the request log.
+
+    GET    /_sandbox/health
+    GET    /_sandbox/requests[?since=N]      the request log (method, path, query, status, body of writes)
+    GET    /_sandbox/stats                   request counts by endpoint and status, faults injected
+    GET    /_sandbox/users/{id}              a user as stored, with tokens
+    GET    /_sandbox/users?email=E           the users with this email (any case)
+    POST   /_sandbox/users                   create {name, email, state}
+    POST   /_sandbox/users/{id}/state        the admin UI: {"state": "active"}
+    POST   /_sandbox/users/{id}/login        a login: {"at": epoch seconds, "force": bool}
+    POST   /_sandbox/users/{id}/edit         another writer saves the user (version + 1)
+    GET    /_sandbox/faults                  current faults and how many were injected
+    PUT    /_sandbox/faults                  change faults (see faults.Faults)
+    PUT    /_sandbox/rate-limit              {"allowed": N, "window": seconds, "send_headers": bool}
+    POST   /_sandbox/clients                 {client_id, secret, permissions: [...]}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from reconciler.sandbox.org import SandboxUser
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.app import Request, Response, SandboxApp
+
+__all__ = ["TestApi", "endpoint_of"]
+
+_ID = r"([0-9a-f-]{36})"
+
+
+def endpoint_of(method: str, path: str) -> str:
+    """Group a request path into an endpoint name: 'PATCH /api/v2/users/{id}'."""
+    path = re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27}", "/{id}", path)
+    return f"{method} {path}"
+
+
+class TestApi:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, app: SandboxApp) -> None:
+        self.app = app
+
+    def handle(self, req: Request) -> Response:
+        from reconciler.sandbox.app import _json
+
+        org = self.app.org
+        try:
+            body = json.loads(req.body) if req.body else {}
+        except ValueError:
+            return _json(400, {"error": "body is not JSON"})
+        path, method = req.path, req.method
+        with org.lock:
+            if path == "/_sandbox/health":
+                return _json(200, {"ok": True, "users": len(org.users)})
+            if path == "/_sandbox/requests":
+                since = int(parse_qs(req.query).get("since", ["0"])[0])
+                return _json(200, self.app.log[since:])
+            if path == "/_sandbox/stats":
+                return _json(200, self.stats())
+            if path == "/_sandbox/faults":
+                if method == "PUT":
+                    try:
+                        self.app.faults.update(body)
+                    except (ValueError, TypeError) as exc:
+                        return _json(400, {"error": str(exc)})
+                return _json(200, self.app.faults.as_dict())
+            if path == "/_sandbox/rate-limit" and method == "PUT":
+                rl = self.app.rate_limit
+                rl.allowed = int(body.get("allowed", rl.allowed))
+                rl.window = float(body.get("window", rl.window))
+                rl.send_headers = bool(body.get("send_headers", rl.send_headers))
+                rl.windows.clear()
+                return _json(200, {"allowed": rl.allowed, "window": rl.window, "send_headers": rl.send_headers})
+            if path == "/_sandbox/clients" and method == "POST":
+                from reconciler.sandbox.app import Client
+
+                client = Client(body["client_id"], body["secret"], frozenset(body.get("permissions", [])))
+                self.app.clients[client.client_id] = client
+                return _json(201, {"client_id": client.client_id})
+            if path == "/_sandbox/users" and method == "POST":
+                user = SandboxUser(
+                    id=body.get("id") or str(uuid.uuid4()),
+                    name=body["name"],
+                    email=body["email"],
+                    state=body.get("state", "active"),
+                    version=1,
+                    department=body.get("department", "Support"),
+                    title="Agent",
+                )
+                org.add(user, indexed_at=None if body.get("lag", True) else float("-inf"))
+                return _json(201, self._view(user))
+            if path == "/_sandbox/users" and method == "GET":
+                email = parse_qs(req.query).get("email", [""])[0].lower()
+                return _json(200, [self._view(org.users[i]) for i in org.ids_by_email(email)])
+            m = re.fullmatch(rf"/_sandbox/users/{_ID}(/state|/login|/edit)?", path)
+            if m:
+                found = org.users.get(m.group(1))
+                if found is None:
+                    return _json(404, {"error": "no such user"})
+                target: SandboxUser = found
+                action = m.group(2)
+                if action is None:
+                    return _json(200, self._view(target))
+                if action == "/state":
+                    org.update(target, state=body["state"])
+                elif action == "/login":
+                    if target.state != "active" and not body.get("force"):
+                        return _json(409, {"error": f"user is {target.state}: cannot log in"})
+                    org.login(target, body.get("at"))
+                elif action == "/edit":
+                    org.update(target, title=body.get("title", target.title))
+                return _json(200, self._view(target))
+        return _json(404, {"error": f"no test endpoint {method} {path}"})
+
+    @staticmethod
+    def _view(user: SandboxUser) -> dict[str, Any]:
+        return {
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "state": user.state,
+            "version": user.version,
+            "live_tokens": user.live_tokens,
+            "last_token_issued": user.last_token_issued,
+            "roles": list(user.roles),
+        }
+
+    def stats(self) -> dict[str, Any]:
+        by_endpoint: Counter[str] = Counter()
+        by_status: Counter[str] = Counter()
+        for entry in self.app.log:
+            if entry["path"].startswith("/api/") or entry["path"] == "/oauth/token":
+                by_endpoint[endpoint_of(entry["method"], entry["path"])] += 1
+                by_status[str(entry["status"])] += 1
+        return {
+            "requests": sum(by_endpoint.values()),
+            "by_endpoint": dict(by_endpoint),
+            "by_status": dict(by_status),
+            "faults_injected": dict(self.app.faults.injected),
+        }
