@@ -197,23 +197,29 @@ class ApiSession:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
     ) -> ApiResponse:
         """Send one logical request, retrying transient failures within the budgets."""
-        counts = {"transient": 0, "rate_limited": 0}
+        counts = {"transient": 0, "rate_limited": 0, "seen": 0}
+
+        def tally(state: tenacity.RetryCallState) -> BaseException | None:
+            """Count each failed attempt once, whichever of stop/wait tenacity calls first."""
+            exc = state.outcome.exception() if state.outcome else None
+            if counts["seen"] < state.attempt_number:
+                counts["seen"] = state.attempt_number
+                counts["rate_limited" if isinstance(exc, RateLimited) else "transient"] += 1
+            return exc
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
+            exc = tally(state)
             if isinstance(exc, RateLimited):
-                counts["rate_limited"] += 1
                 too_long = exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after
                 return too_long or counts["rate_limited"] > self.settings.rate_limit_retries
-            counts["transient"] += 1
             return counts["transient"] >= self.settings.retry_attempts
 
         def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
+            exc = tally(state)
             if isinstance(exc, RateLimited):
                 return 0.0  # the pacer already holds every worker until Retry-After
-            ceiling = min(self.settings.backoff_max, self.settings.backoff_initial * 2 ** (counts["transient"] - 1))
-            return self._jitter(0.0, ceiling)
+            ceiling = self.settings.backoff_initial * 2 ** (counts["transient"] - 1)
+            return self._jitter(0.0, min(self.settings.backoff_max, ceiling))
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None

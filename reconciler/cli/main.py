@@ -32,12 +32,30 @@ def build_parser() -> argparse.ArgumentParser:
         "deactivate leavers, end their sessions, correct drift.",
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr (-vv: debug)")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
+    _add_logging(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.add_parser(sub)
+    for command in sub.choices.values():  # -v and --log-format work after the command too
+        _add_logging(command, defaults=False)
     return parser
+
+
+def _add_logging(p: argparse.ArgumentParser, *, defaults: bool) -> None:
+    # Subcommands use SUPPRESS so that an option given before the command is not reset after it.
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if defaults else argparse.SUPPRESS,
+        help="more log output on stderr (-vv: debug)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text" if defaults else argparse.SUPPRESS,
+        help="log line format on stderr",
+    )
 
 
 def _fail(message: str) -> int:

@@ -102,9 +102,8 @@ def _check_duplicates(entries: list[DesiredEntry], findings: list[Finding]) -> N
                 )
             else:
                 what = f"declared twice: also at {previous.source}; keep one entry"
-            findings.append(
-                Finding(entry.source.path, entry.source.line, f"{kind} {key if kind == 'id' else entry.email!r} {what}")
-            )
+            label = key if kind == "id" else repr(entry.email)
+            findings.append(Finding(entry.source.path, entry.source.line, f"{kind} {label} {what}"))
             break  # one finding per entry is enough
 
 

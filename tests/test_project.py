@@ -1,0 +1,86 @@
+"""Project contracts: the README's two commands, CI running the same test command, the public surface."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import reconciler
+from reconciler import errors
+from reconciler.cli.main import build_parser
+from tests.conftest import ROOT
+
+
+def quickstart() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.index("## Quickstart") < text.index("```")
+    block = re.search(r"```[a-z]*\n(.*?)```", text, re.S)
+    assert block is not None
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_opens_with_exactly_two_commands() -> None:
+    demo, tests = quickstart()
+    assert demo.endswith("reconciler demo") and "pip install" in demo
+    assert "[test]" in tests and "pytest" in tests
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "lines[1]" in script and 'bash -c "$test_command"' in script
+    assert all(tool in script for tool in ("ruff check", "ruff format --check", "mypy", "lint-imports"))
+
+
+def test_every_command_the_readme_shows_parses() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    for line in re.findall(r"^\.venv/bin/reconciler ([^#\n]+)", text, re.M):
+        parser.parse_args(line.split())
+
+
+def test_error_tree_surface_is_pinned() -> None:
+    assert sorted(errors.__all__) == sorted(
+        [
+            "ApiError",
+            "AuthError",
+            "BadRequest",
+            "ConfigError",
+            "DesiredStateError",
+            "Finding",
+            "Forbidden",
+            "LedgerError",
+            "NetworkError",
+            "NotFound",
+            "PermanentError",
+            "PlanRefused",
+            "RateLimited",
+            "ReconcilerError",
+            "ServerError",
+            "StalePlan",
+            "TransientError",
+            "UnexpectedResponse",
+            "VersionConflict",
+        ]
+    )
+    for name in errors.__all__:
+        kind = getattr(errors, name)
+        if isinstance(kind, type) and name != "Finding":
+            assert issubclass(kind, errors.ReconcilerError)
+    assert issubclass(errors.RateLimited, errors.TransientError)
+    assert issubclass(errors.VersionConflict, errors.PermanentError)
+
+
+def test_version_is_single_sourced() -> None:
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "grep", "-n", reconciler.__version__, "--", "*.toml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert out == ""  # pyproject reads the version from reconciler/__init__.py
+
+
+def test_pure_core_imports_no_http() -> None:
+    cfg = (ROOT / ".importlinter").read_text()
+    for module in ("reconciler.plan", "reconciler.resolve", "reconciler.desired", "reconciler.report"):
+        assert module in cfg
