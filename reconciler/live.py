@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.api.client import GenesysClient
-from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse
+from reconciler.errors import ApiError, AuthError, Forbidden, TransientError, UnexpectedResponse
 from reconciler.model import DesiredEntry, LiveState, LiveUser
 from reconciler.settings import Settings
 
@@ -206,11 +206,10 @@ def read_live(
     if chosen == "listing":
         try:
             reader.listing(id_entries, email_entries)
-        except Forbidden as exc:
-            if strategy == "listing":
-                raise
-            # /users/query needs directory:user:view in every division: fall back.
-            log.warning("full listing refused (%s); reading the managed users one batch at a time", exc)
+        except (Forbidden, TransientError, UnexpectedResponse) as exc:
+            # /users/query needs directory:user:view in every division, and one bad
+            # page spoils a whole listing: batched reads isolate failures per user.
+            log.warning("full listing failed (%s); reading the managed users in batches instead", exc)
             reader = _Reader(client, settings)
             chosen = "targeted"
     if chosen == "targeted":

@@ -90,6 +90,12 @@ class SandboxHandle:
     def login(self, user_id: str, **body: Any) -> None:
         self.http.post(f"/_sandbox/users/{user_id}/login", json=body).raise_for_status()
 
+    def clear_faults(self) -> None:
+        self.http.delete("/_sandbox/faults").raise_for_status()
+
+    def advance_clock(self, seconds: float) -> None:
+        self.http.post("/_sandbox/clock", json={"advance": seconds}).raise_for_status()
+
     def faults(self, **changes: Any) -> dict[str, Any]:
         resp = self.http.put("/_sandbox/faults", json=changes)
         resp.raise_for_status()

@@ -11,6 +11,7 @@ import pytest
 import respx
 
 from reconciler.api.client import GenesysClient
+from reconciler.api.pacer import Pacer
 from reconciler.api.session import ApiSession
 from reconciler.config import connection_from_env
 from reconciler.errors import (
@@ -346,3 +347,46 @@ def test_no_request_goes_anywhere_but_the_configured_hosts(mock: Any, fake_time:
     mock.get(f"{API}/api/v2/tokens/me").mock(return_value=httpx.Response(200, json={}))
     make_client(fake_time).whoami()
     assert {c.request.url.host for c in mock.calls} == {"api.mypurecloud.ie", "login.mypurecloud.ie"}
+
+
+# --- the pacer, on a fake clock ---------------------------------------------------------
+
+
+def test_pacer_spaces_requests_at_the_configured_rate(fake_time: FakeTime) -> None:
+    pacer = Pacer(60, clock=fake_time.clock, sleep=fake_time.sleep)  # one a second (minus 2% headroom)
+    for _ in range(4):
+        pacer.acquire()
+        pacer.release(None)
+    assert fake_time.sleeps == pytest.approx([1 / 0.98] * 3)
+
+
+def test_pacer_holds_every_worker_until_retry_after(fake_time: FakeTime) -> None:
+    pacer = Pacer(6000, clock=fake_time.clock, sleep=fake_time.sleep)
+    start = fake_time.now
+    pacer.rate_limited_for(5.0)
+    for _worker in range(4):  # whoever asks next, in whatever thread, waits out the same pause
+        pacer.acquire()
+        assert fake_time.now >= start + 5.0
+
+
+def test_pacer_cuts_once_per_episode_and_recovers_slowly(fake_time: FakeTime) -> None:
+    pacer = Pacer(600, clock=fake_time.clock, sleep=fake_time.sleep)
+    full = pacer.rate
+    for _ in range(6):  # six workers refused in the same window: one signal
+        pacer.rate_limited_for(1.0)
+    assert pacer.rate == pytest.approx(full * 0.8)
+    fake_time.now += 1.0 + 10.0  # ten seconds without a 429
+    pacer.acquire()
+    assert pacer.rate == pytest.approx(full * 0.9)
+    fake_time.now += 100
+    pacer.acquire()
+    assert pacer.rate == pytest.approx(full)
+
+
+def test_pacer_never_slows_below_an_eighth(fake_time: FakeTime) -> None:
+    pacer = Pacer(600, clock=fake_time.clock, sleep=fake_time.sleep)
+    full = pacer.rate
+    for _ in range(50):
+        pacer.rate_limited_for(0.1)
+        fake_time.now += 0.2
+    assert pacer.rate == pytest.approx(full / 8)

@@ -3,13 +3,15 @@
 Genesys counts requests per token. Three signals set our pace, strongest first:
 
 1. A 429's ``Retry-After``: every worker waits it out (not just the one that
-   was refused), then the pace slows by ``BACKOFF_FACTOR``.
+   was refused). Without rate headers, the pace is then cut by
+   ``DECREASE`` (once per throttling episode, however many workers were
+   refused) and recovers by ``RECOVERY_PER_SECOND`` of the configured rate
+   for every second without a 429 (AIMD: quick to back off, slow to push).
 2. ``inin-ratelimit-count/allowed/reset`` on ordinary responses, when present:
    the remaining budget is spread over the time left in the window, minus what
    is already in flight. (Genesys stopped sending these in June 2021; some
    proxies and our sandbox still do.)
-3. Otherwise the configured ``requests_per_minute``, evenly spaced, recovering
-   towards it slowly after a 429.
+3. Otherwise the configured ``requests_per_minute``, evenly spaced.
 
 The clock and sleep are injected, so tests run the whole policy in no time.
 """
@@ -22,8 +24,8 @@ from dataclasses import dataclass
 
 __all__ = ["Pacer", "RateHeaders"]
 
-BACKOFF_FACTOR = 1.25  # pace multiplier after each 429 without rate headers
-RECOVERY_FACTOR = 0.98  # per successful response, back towards the configured pace
+DECREASE = 0.8  # rate multiplier after a 429 episode (no rate headers)
+RECOVERY_PER_SECOND = 0.01  # share of the configured rate regained per second without a 429
 MAX_SLOWDOWN = 8.0  # never slower than 1/8 of the configured pace
 HEADROOM = 0.98  # aim just under the configured ceiling so window edges do not tip us over
 
@@ -50,17 +52,23 @@ class Pacer:
     def __init__(
         self, requests_per_minute: float, *, clock: Callable[[], float], sleep: Callable[[float], None]
     ) -> None:
-        self._base = 60.0 / (requests_per_minute * HEADROOM)
-        self._interval = self._base
+        self._base_rate = requests_per_minute / 60.0 * HEADROOM  # requests per second
+        self._rate = self._base_rate
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._blocked_until = 0.0
+        self._recovered_at = clock()
         self._in_flight = 0
         self._header_interval: float | None = None
         self._header_valid_until = 0.0
         self.rate_limited = 0  # 429s seen, for reports and metrics
+
+    @property
+    def rate(self) -> float:
+        """The current pace in requests per second (without rate headers)."""
+        return self._rate
 
     def acquire(self) -> None:
         """Wait for this worker's turn to send one request."""
@@ -77,7 +85,6 @@ class Pacer:
         """A response (or failure) arrived for a request made after ``acquire``."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
-            self._interval = max(self._base, self._interval * RECOVERY_FACTOR)
             info = RateHeaders.parse(headers) if headers is not None else None
             if info is None:
                 return
@@ -95,12 +102,19 @@ class Pacer:
         with self._lock:
             self.rate_limited += 1
             now = self._clock()
+            new_episode = now >= self._blocked_until
             self._blocked_until = max(self._blocked_until, now + retry_after)
             self._next_slot = max(self._next_slot, self._blocked_until)
-            self._interval = min(self._base * MAX_SLOWDOWN, self._interval * BACKOFF_FACTOR)
             self._header_interval = None
+            if new_episode:  # workers refused in the same window count as one signal
+                self._rate = max(self._base_rate / MAX_SLOWDOWN, self._rate * DECREASE)
+            self._recovered_at = self._blocked_until
 
     def _current_interval(self, now: float) -> float:
         if self._header_interval is not None and now < self._header_valid_until:
             return self._header_interval
-        return self._interval
+        if self._rate < self._base_rate and now > self._recovered_at:
+            regained = self._base_rate * RECOVERY_PER_SECOND * (now - self._recovered_at)
+            self._rate = min(self._base_rate, self._rate + regained)
+            self._recovered_at = now
+        return 1.0 / self._rate

@@ -122,18 +122,28 @@ class _TokenSource:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires = 0.0
+        self._generation = 0  # bumped on every fetch
 
-    def current(self) -> str:
+    def current(self) -> tuple[str, int]:
+        """The token to use, and its generation."""
         with self._lock:
             if self._token is None or self._clock() >= self._expires:
-                self._token, lifetime = self._fetch()
-                self._expires = self._clock() + max(0.0, lifetime - self.EARLY_REFRESH)
+                self._renew()
+            assert self._token is not None
+            return self._token, self._generation
+
+    def renewed(self, rejected_generation: int) -> str:
+        """A token newer than the rejected one: another worker's fresh fetch, or our own."""
+        with self._lock:
+            if self._token is None or self._generation <= rejected_generation or self._clock() >= self._expires:
+                self._renew()
+            assert self._token is not None
             return self._token
 
-    def invalidate(self, token: str) -> None:
-        with self._lock:
-            if self._token == token:
-                self._token = None
+    def _renew(self) -> None:
+        token, lifetime = self._fetch()
+        self._token, self._generation = token, self._generation + 1
+        self._expires = self._clock() + max(0.0, lifetime - self.EARLY_REFRESH)
 
     def _fetch(self) -> tuple[str, float]:
         basic = base64.b64encode(f"{self._conn.client_id}:{self._conn.client_secret.reveal()}".encode()).decode()
@@ -245,13 +255,12 @@ class ApiSession:
     # --- one attempt --------------------------------------------------------------
 
     def _send_with_auth(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> ApiResponse:
-        token = self.tokens.current()
+        token, generation = self.tokens.current()
         resp = self._send(method, path, params, body, token)
         if resp.status_code == 401:
             # Expired or idle-timed-out token: one fresh token, one more try.
             log.info("%s %s: 401, fetching a new token and retrying once", method, path)
-            self.tokens.invalidate(token)
-            resp = self._send(method, path, params, body, self.tokens.current())
+            resp = self._send(method, path, params, body, self.tokens.renewed(generation))
             if resp.status_code == 401:
                 raise self._error(resp, method, path, AuthError, "Genesys rejected a freshly issued token")
         return self._interpret(resp, method, path)

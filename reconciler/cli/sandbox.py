@@ -2,17 +2,20 @@
 
 Prints the environment to export (one ``export NAME=value`` line each), then
 serves until interrupted. The org is generated deterministically from
-``--seed``; with ``--state-file`` it survives restarts.
+``--seed``; with ``--state-file`` it survives restarts. Faults can be injected
+from the start (``--fault``) or at any time through the test API.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
 
 from reconciler.cli.common import EXIT_OK
+from reconciler.errors import ConfigError
 from reconciler.sandbox.faults import Faults, RateLimit
 from reconciler.sandbox.server import Sandbox
 
@@ -32,12 +35,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--rate-limit",
         default="300/60s",
         metavar="N/WINDOW",
-        help="requests allowed per token per window, e.g. 300/60s (default) or 50/1s",
+        help="requests allowed per token per window, e.g. 300/60s (default), 50/1s or 25/0.5s",
     )
     p.add_argument(
         "--ratelimit-headers",
         action="store_true",
         help="send inin-ratelimit-* headers (Genesys stopped sending them in 2021)",
+    )
+    p.add_argument(
+        "--fractional-retry-after",
+        action="store_true",
+        help="for time-scaled runs: Retry-After in fractions of a second (Genesys sends whole seconds)",
     )
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="added to every API request")
     p.add_argument(
@@ -47,18 +55,56 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="SECONDS",
         help="how far the search index lags behind writes (default 0)",
     )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="inject faults, e.g. p_server_error=0.05, rate_limit_storm=20, expire_tokens_after=100, "
+        "drop_after_write=3 (repeatable; see reconciler/sandbox/faults.py)",
+    )
     p.set_defaults(run=run)
 
 
+def parse_faults(items: list[str]) -> Faults:
+    """`--fault NAME=VALUE` options -> Faults. Values are JSON (numbers, objects) or plain text."""
+    changes: dict[str, object] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--fault {item!r}: expected NAME=VALUE")
+        try:
+            changes[name.strip()] = json.loads(raw)
+        except ValueError:
+            changes[name.strip()] = raw
+    faults = Faults()
+    try:
+        faults.update(changes)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"--fault: {exc}") from None
+    return faults
+
+
 def run(args: argparse.Namespace) -> int:
-    allowed, window = RateLimit.parse(args.rate_limit)
+    try:
+        allowed, window = RateLimit.parse(args.rate_limit)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    faults = parse_faults(args.fault)
+    faults.latency = args.latency or faults.latency
+    limit = RateLimit(
+        allowed=allowed,
+        window=window,
+        send_headers=args.ratelimit_headers,
+        whole_seconds=not args.fractional_retry_after,
+    )
     sandbox = Sandbox(
         users=args.users,
         seed=args.seed,
         port=args.port,
         state_file=args.state_file,
-        rate_limit=RateLimit(allowed=allowed, window=window, send_headers=args.ratelimit_headers),
-        faults=Faults(latency=args.latency),
+        rate_limit=limit,
+        faults=faults,
         search_lag=args.search_lag,
     )
     sandbox.start()

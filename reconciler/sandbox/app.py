@@ -186,6 +186,7 @@ class SandboxApp:
     def handle(self, req: Request) -> Response:
         if req.path.startswith("/_sandbox/"):
             return self._test_api.handle(req)
+        arrived = self.clock()
         correlation = str(uuid.uuid4())
         if self.faults.latency > 0 and req.path.startswith("/api/"):
             self.sleep(self.faults.latency)
@@ -194,6 +195,8 @@ class SandboxApp:
                 resp = self._dispatch(req)
             except _Drop:
                 resp = Response(0, drop=True)
+            except _Html:
+                resp = Response(200, b"<html><body>Down for maintenance</body></html>", [("Content-Type", "text/html")])
             except ApiFailure as exc:
                 body = {
                     "message": exc.message,
@@ -205,19 +208,26 @@ class SandboxApp:
                 }
                 resp = _json(exc.status, body, exc.headers)
             resp.headers.append(("ININ-Correlation-Id", correlation))
-            self._record(req, resp)
+            self._record(req, resp, arrived)
+        if self.faults.response_delay > 0 and req.path.startswith("/api/"):
+            self.sleep(self.faults.response_delay)
         return resp
 
-    def _record(self, req: Request, resp: Response) -> None:
+    def _record(self, req: Request, resp: Response, arrived: float) -> None:
         entry: dict[str, Any] = {
             "seq": len(self.log),
+            "arrived": arrived,
             "t": self.clock(),
             "wall": self.org.wall(),
             "method": req.method,
             "path": req.path,
             "query": req.query,
-            "status": 0 if resp.drop else resp.status,
+            "status": resp.status,  # 0: dropped before any processing
+            "dropped": resp.drop,
         }
+        retry_after = next((v for k, v in resp.headers if k == "Retry-After"), None)
+        if retry_after is not None:
+            entry["retry_after"] = float(retry_after)
         if req.method in ("PATCH", "POST") and req.path.startswith("/api/"):
             try:
                 entry["body"] = json.loads(req.body or b"null")
@@ -298,7 +308,7 @@ class SandboxApp:
             headers = [
                 ("inin-ratelimit-count", str(count)),
                 ("inin-ratelimit-allowed", str(self.rate_limit.allowed)),
-                ("inin-ratelimit-reset", str(max(1, round(reset)))),
+                ("inin-ratelimit-reset", _seconds(self.rate_limit.retry_after(reset))),
             ]
         if not ok:
             wait = self.rate_limit.retry_after(reset)
@@ -306,7 +316,7 @@ class SandboxApp:
                 429,
                 "too.many.requests.retry.after",
                 f"Rate limit exceeded the maximum. Retry the request in [{wait}] seconds",
-                [("Retry-After", str(wait))],
+                [("Retry-After", _seconds(wait))],
             )
         return headers
 
@@ -319,7 +329,7 @@ class SandboxApp:
                 429,
                 "too.many.requests.retry.after",
                 f"Rate limit exceeded the maximum. Retry the request in [{wait}] seconds",
-                [("Retry-After", str(wait))],
+                [("Retry-After", _seconds(wait))],
             )
         if f.take("server_errors") or f.roll(f.p_server_error):
             f.injected[f"server_error_{f.server_error_status}"] += 1
@@ -330,6 +340,9 @@ class SandboxApp:
         if f.take("drop_connections") or f.roll(f.p_drop):
             f.injected["dropped"] += 1
             raise _Drop()
+        if f.take("non_json"):
+            f.injected["non_json"] += 1
+            raise _Html()
 
     # --- routing ----------------------------------------------------------------
 
@@ -419,6 +432,18 @@ class SandboxApp:
             )
         return state
 
+    def _shape(self, user: SandboxUser, expand: list[str]) -> dict[str, Any]:
+        """A user as reads return it, misreported when a 'mangle' fault says so."""
+        body = user.to_api(expand)
+        how = self.faults.mangle.get(user.id)
+        if how == "unknown_state":
+            body["state"] = "suspended"
+        elif how == "missing_version":
+            del body["version"]
+        if how:
+            self.faults.injected[f"mangled_{how}"] += 1
+        return body
+
     @staticmethod
     def _matches(user: SandboxUser, state: str) -> bool:
         return state == "any" or user.state == state
@@ -477,7 +502,7 @@ class SandboxApp:
             return "/api/v2/users?" + urlencode([("pageSize", page_size), ("pageNumber", n), *q])
 
         body: dict[str, Any] = {
-            "entities": [u.to_api(expand) for u in page],
+            "entities": [self._shape(u, expand) for u in page],
             "pageSize": page_size,
             "pageNumber": page_number,
             "total": total,
@@ -516,7 +541,7 @@ class SandboxApp:
             if self._matches(user, state):
                 page.append(user)
         body: dict[str, Any] = {
-            "entities": [u.to_api(expand) for u in page],
+            "entities": [self._shape(u, expand) for u in page],
             "results": len(page),
             "selfUri": f"/api/v2/users/query?{req.query}",
         }
@@ -535,7 +560,7 @@ class SandboxApp:
         # Without state=deleted Genesys returns active and inactive users, never deleted ones.
         if user is None or (user.state == "deleted") != (state == "deleted"):
             raise ApiFailure(404, "general.resource.not.found", "Unable to find a user with that userId")
-        return _json(200, user.to_api(expand))
+        return _json(200, self._shape(user, expand))
 
     # --- users: write -------------------------------------------------------------
 
@@ -718,6 +743,15 @@ class SandboxApp:
         if page_number > 1:
             out["previousPage"] = q64(page_number - 1)
         return _json(200, out)
+
+
+def _seconds(value: float) -> str:
+    """Retry-After as Genesys writes it: '3', not '3.0' (fractions only when time-scaled)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+class _Html(Exception):
+    """Raised to answer 200 with an HTML page, as a misbehaving proxy or maintenance page would."""
 
 
 class _Drop(ApiFailure):

@@ -19,9 +19,10 @@ __all__ = ["Faults", "RateLimit", "RateWindow"]
 
 @dataclass
 class Faults:
-    # The next N API requests are answered 429 with Retry-After: storm_retry_after.
+    # The next N API requests are answered 429 with Retry-After: storm_retry_after
+    # (whole seconds like Genesys; a fraction only in a time-scaled sandbox).
     rate_limit_storm: int = 0
-    storm_retry_after: int = 1
+    storm_retry_after: float = 1
     # The next N API requests are answered with server_error_status (502/503/504).
     server_errors: int = 0
     server_error_status: int = 503
@@ -30,14 +31,21 @@ class Faults:
     # The next N writes (PATCH user, DELETE tokens) are carried out, then the
     # connection is closed before the response: the client cannot know it worked.
     drop_after_write: int = 0
-    # Seconds added to every API request.
+    # Seconds added to every API request, before it is processed.
     latency: float = 0.0
+    # Seconds every API response is held after the request was processed (a write
+    # has landed, the client does not know yet).
+    response_delay: float = 0.0
     # A token stops being accepted (401) after this many API requests.
     expire_tokens_after: int | None = None
     # user id -> how many of its next PATCHes are preceded by another writer's edit.
     conflicts: dict[str, int] = field(default_factory=dict)
     # user id -> HTTP status returned for every write on that user (e.g. 403, 404).
     fail_writes: dict[str, int] = field(default_factory=dict)
+    # The next N API requests answer 200 with an HTML body instead of JSON.
+    non_json: int = 0
+    # user id -> "unknown_state" | "missing_version": how reads misreport that user.
+    mangle: dict[str, str] = field(default_factory=dict)
     # Random faults on API requests, reproducible from the seed.
     p_server_error: float = 0.0
     p_drop: float = 0.0
@@ -54,9 +62,12 @@ class Faults:
         "drop_connections",
         "drop_after_write",
         "latency",
+        "response_delay",
         "expire_tokens_after",
         "conflicts",
         "fail_writes",
+        "non_json",
+        "mangle",
         "p_server_error",
         "p_drop",
         "p_rate_limit",
@@ -71,6 +82,14 @@ class Faults:
             setattr(self, key, dict(value) if isinstance(value, dict) else value)
         if "seed" in changes:
             self._rng = random.Random(self.seed)
+
+    def clear(self) -> None:
+        """Back to no faults; keep the count of what was injected."""
+        injected = self.injected
+        fresh = Faults()
+        for name in self._SETTABLE:
+            setattr(self, name, getattr(fresh, name))
+        self.injected = injected
 
     def as_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
@@ -102,6 +121,9 @@ class RateLimit:
     allowed: int = 300
     window: float = 60.0
     send_headers: bool = False  # Genesys stopped sending inin-ratelimit-* in June 2021
+    # Genesys sends Retry-After in whole seconds. A time-scaled sandbox (windows
+    # of a fraction of a second, for fast tests) may send fractions instead.
+    whole_seconds: bool = True
     windows: dict[str, RateWindow] = field(default_factory=dict)
 
     def hit(self, token: str, now: float) -> tuple[bool, int, float]:
@@ -113,17 +135,21 @@ class RateLimit:
         reset = max(0.0, w.started + self.window - now)
         return w.count <= self.allowed, w.count, reset
 
-    def retry_after(self, reset: float) -> int:
-        """Whole seconds, as Genesys sends Retry-After; never 0 while blocked."""
+    def retry_after(self, reset: float) -> float:
+        """Whole seconds, as Genesys sends Retry-After (never 0 while blocked), unless time-scaled."""
+        if not self.whole_seconds:
+            return max(0.001, round(reset, 3))
         return max(1, math.ceil(reset))
 
     @staticmethod
     def parse(text: str) -> tuple[int, float]:
-        """'300/60s', '50/1s', '3000/1m' -> (allowed, window seconds)."""
+        """'300/60s', '50/1s', '25/0.5s', '3000/1m' -> (allowed, window seconds)."""
         count, _, per = text.partition("/")
         per = per.strip() or "60s"
-        unit = per[-1]
-        scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(unit)
-        if scale is None:
-            raise ValueError(f"rate limit {text!r}: use e.g. 300/60s or 50/1s")
-        return int(count), float(per[:-1] or 1) * scale
+        scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(per[-1])
+        try:
+            if scale is None:
+                raise ValueError(text)
+            return int(count), float(per[:-1] or 1) * scale
+        except ValueError:
+            raise ValueError(f"rate limit {text!r}: use e.g. 300/60s, 50/1s or 25/0.5s") from None

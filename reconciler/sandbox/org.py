@@ -161,7 +161,8 @@ class Org:
         import time
 
         self.lock = threading.RLock()
-        self.wall = wall or time.time
+        self._base_wall = wall or time.time
+        self.skew = 0.0  # seconds added to the wall clock (the test API moves Genesys's clock)
         self.search_lag = search_lag
         self.users: dict[str, SandboxUser] = {}
         self._by_email: dict[str, list[str]] = {}
@@ -172,6 +173,10 @@ class Org:
         for user in users:
             self.add(user, indexed_at=float("-inf"))
         self.dirty = False
+
+    def wall(self) -> float:
+        """Genesys's clock: timestamps, the Date header and the search lag all read it."""
+        return self._base_wall() + self.skew
 
     # --- generation and persistence -----------------------------------------
 

@@ -52,6 +52,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header follows the org's clock, so tests can move Genesys's time."""
+        return super().date_time_string(self.server.app.org.wall() if timestamp is None else timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # stdlib signature
         """Silence the per-request stderr line; the app keeps its own request log."""
 

@@ -16,6 +16,8 @@ faults, and an observer reading the request log.
     POST   /_sandbox/users/{id}/edit         another writer saves the user (version + 1)
     GET    /_sandbox/faults                  current faults and how many were injected
     PUT    /_sandbox/faults                  change faults (see faults.Faults)
+    DELETE /_sandbox/faults                  back to no faults (the injected counts are kept)
+    POST   /_sandbox/clock                   move Genesys's clock: {"advance": seconds}
     PUT    /_sandbox/rate-limit              {"allowed": N, "window": seconds, "send_headers": bool}
     POST   /_sandbox/clients                 {client_id, secret, permissions: [...]}
 """
@@ -68,6 +70,12 @@ class TestApi:
                 return _json(200, self.app.log[since:])
             if path == "/_sandbox/stats":
                 return _json(200, self.stats())
+            if path == "/_sandbox/clock" and method == "POST":
+                org.skew += float(body.get("advance", 0))
+                return _json(200, {"wall": org.wall(), "skew": org.skew})
+            if path == "/_sandbox/faults" and method == "DELETE":
+                self.app.faults.clear()
+                return _json(200, self.app.faults.as_dict())
             if path == "/_sandbox/faults":
                 if method == "PUT":
                     try:
