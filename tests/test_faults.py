@@ -26,6 +26,13 @@ from tests.faultsuite import FAST, Leavers, assert_invariants, converge, make_le
 FIGURES: dict[str, dict[str, Any]] = {}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _report_figures() -> Iterator[None]:
+    """After the module: print what the suite injected and how many runs each scenario took (-s to see)."""
+    yield
+    print("\nfault suite figures:", json.dumps(FIGURES, indent=1, sort_keys=True))
+
+
 @pytest.fixture
 def org_sandbox() -> Iterator[SandboxHandle]:
     org = Org.generate(400, now=FIXED_NOW.timestamp())
@@ -235,12 +242,6 @@ def test_each_users_patch_precedes_its_revoke_under_concurrency(
         if r["method"] == "DELETE" and uid in first_patch:
             assert r["arrived"] > first_patch[uid]
     assert len(first_patch) == 40
-
-
-def test_report_fault_figures(capsys: pytest.CaptureFixture[str]) -> None:
-    """Not an assertion: prints what the suite injected and how many runs each scenario took (-s to see)."""
-    with capsys.disabled():
-        print("\nfault suite figures:", json.dumps(FIGURES, indent=1, sort_keys=True))
 
 
 @pytest.mark.parametrize(("headers", "told_rate"), [(False, 1.0), (True, 2.0)])
