@@ -7,7 +7,7 @@ this tool deactivates, it never deletes.
 
     GET    /api/v2/users?id=..&state=any     users_by_ids      (<= 100 ids per call)
     GET    /api/v2/users?pageSize=1&state=X  count_users
-    GET    /api/v2/users/query               iter_users        (cursor paging)
+    GET    /api/v2/users/query               iter_users        (cursor paging), listing_probe
     POST   /api/v2/users/search              search_emails     (+ GET ?q64= for later pages)
     PATCH  /api/v2/users/{id}                set_state         body exactly {"state", "version"}
     DELETE /api/v2/tokens/{id}               revoke_tokens
@@ -102,6 +102,10 @@ class GenesysClient:
                 )
             seen_cursors.add(cursor)
             params = {**params, "cursor": cursor}
+
+    def listing_probe(self) -> None:
+        """One one-user page of the cursor listing: can this client list every division?"""
+        self.session.request("GET", "/api/v2/users/query", params={"pageSize": 1, "state": "any"})
 
     def search_emails(self, emails: Sequence[str]) -> list[dict[str, Any]]:
         """Users whose email EXACTly matches one of ``emails``, in any state. All pages.

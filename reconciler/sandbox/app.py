@@ -649,7 +649,7 @@ class SandboxApp:
                 "organization": {"id": "sandbox-org", "name": "Sandbox Org"},
                 "homeOrganization": {"id": "sandbox-org", "name": "Sandbox Org"},
                 "authorizedScope": [],
-                "OAuthClient": {"id": client.client_id, "name": "reconciler sandbox client"},
+                "OAuthClient": {"id": client.client_id, "name": client.client_id},
             },
         )
 

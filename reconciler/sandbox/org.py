@@ -259,6 +259,11 @@ class Org:
                 self._index[user.id] = [(float("-inf"), None, 0), (visible, user.state, user.version)]
             self.dirty = True
 
+    def change_email(self, user: SandboxUser, email: str) -> None:
+        self._by_email[user.email.lower()].remove(user.id)
+        user.email = email
+        self._by_email.setdefault(email.lower(), []).append(user.id)
+
     def ids_by_email(self, email_lower: str) -> list[str]:
         return list(self._by_email.get(email_lower, ()))
 

@@ -13,7 +13,7 @@ faults, and an observer reading the request log.
     POST   /_sandbox/users                   create {name, email, state}
     POST   /_sandbox/users/{id}/state        the admin UI: {"state": "active"}
     POST   /_sandbox/users/{id}/login        a login: {"at": epoch seconds, "force": bool}
-    POST   /_sandbox/users/{id}/edit         another writer saves the user (version + 1)
+    POST   /_sandbox/users/{id}/edit         another writer saves the user (version + 1); {"email": ...}
     GET    /_sandbox/faults                  current faults and how many were injected
     PUT    /_sandbox/faults                  change faults (see faults.Faults)
     DELETE /_sandbox/faults                  back to no faults (the injected counts are kept)
@@ -127,6 +127,8 @@ class TestApi:
                         return _json(409, {"error": f"user is {target.state}: cannot log in"})
                     org.login(target, body.get("at"))
                 elif action == "/edit":
+                    if "email" in body:  # an address reassigned (a rehire, a reused alias)
+                        org.change_email(target, body["email"])
                     org.update(target, title=body.get("title", target.title))
                 return _json(200, self._view(target))
         return _json(404, {"error": f"no test endpoint {method} {path}"})
