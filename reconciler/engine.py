@@ -23,12 +23,14 @@ from reconciler.api.session import ApiSession
 from reconciler.apply import execute
 from reconciler.config import Connection
 from reconciler.desired import load_desired
+from reconciler.errors import ApiError, AuthError, DesiredStateError, StalePlan
 from reconciler.history import History
 from reconciler.ledger import Ledger, default_ledger_path, read_ledger
-from reconciler.live import read_live
-from reconciler.model import DesiredState, LiveState
+from reconciler.live import parse_user, read_live
+from reconciler.model import DesiredState, LiveState, LiveUser
 from reconciler.plan import Plan, build
 from reconciler.results import ApplyResult, Result
+from reconciler.saved import stale_reasons
 from reconciler.settings import Settings
 
 __all__ = ["PlanRun", "Runtime", "git_commit"]
@@ -154,6 +156,34 @@ class Runtime:
             token_window_start=now - self.settings.max_token_lifetime,
         )
         return PlanRun(desired, live, plan, history, warnings)
+
+    def check_saved(self, plan: Plan) -> None:
+        """Refuse a saved plan whose files or users have moved since it was made (StalePlan)."""
+        desired: DesiredState | None
+        try:
+            desired = load_desired(plan.desired_root or self.desired_dir, self.settings)
+        except DesiredStateError:
+            desired = None
+        ids = list(dict.fromkeys(c.user_id for c in plan.changes))
+        live: dict[str, LiveUser] = {}
+        unreadable: list[str] = []
+        for start in range(0, len(ids), self.settings.id_batch_size):
+            batch = ids[start : start + self.settings.id_batch_size]
+            try:
+                for raw in self.client().users_by_ids(batch):
+                    user = parse_user(raw)
+                    live[user.id] = user
+            except ApiError as exc:
+                if isinstance(exc, AuthError):
+                    raise
+                unreadable.extend(batch)
+        reasons = stale_reasons(plan, desired, live, unreadable)
+        if reasons:
+            raise StalePlan(
+                f"the saved plan is stale ({len(reasons)} reason(s)); nothing was applied. "
+                f"Make a new plan and review it",
+                tuple(reasons),
+            )
 
     def apply(
         self,

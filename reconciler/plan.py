@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from math import floor
 
 from reconciler.history import History, revoke_decision
-from reconciler.model import Action, DesiredEntry, DesiredState, LiveState, LiveUser, UserState
+from reconciler.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, LiveUser, UserState
 from reconciler.resolve import Problem, Resolved, resolve
 
 __all__ = ["STATE_ACTIONS", "Change", "Pending", "Plan", "Problem", "build"]
@@ -68,6 +68,8 @@ class Plan:
     unchanged: int = 0
     managed: int = 0
     desired_digest: str = ""
+    desired_root: str = ""
+    desired_files: tuple[DesiredFile, ...] = ()
     created_at: datetime | None = None
     targets: tuple[str, ...] = ()
     counts: Counter[str] = field(default_factory=Counter, compare=False)
@@ -339,6 +341,8 @@ def build(
         unchanged=acc.unchanged,
         managed=len(entries),
         desired_digest=desired.digest,
+        desired_root=desired.root,
+        desired_files=desired.files,
         created_at=now,
         targets=targets,
     )

@@ -103,6 +103,26 @@ class GenesysClient:
             seen_cursors.add(cursor)
             params = {**params, "cursor": cursor}
 
+    def iter_users_paged(self, state: str) -> Iterator[list[dict[str, Any]]]:
+        """Every user in ``state`` through numbered pages of GET /api/v2/users.
+
+        For clients without directory:user:view in every division. Genesys refuses
+        to page a non-active listing beyond 10,000 users; that answer is raised.
+        """
+        page_number = 1
+        size = self.session.settings.list_page_size
+        while True:
+            resp = self.session.request(
+                "GET",
+                "/api/v2/users",
+                params={"pageSize": size, "pageNumber": page_number, "state": state, "expand": ",".join(EXPAND)},
+            )
+            yield _entities(resp, "entities")
+            page_count = resp.data.get("pageCount")
+            if not isinstance(page_count, int) or page_number >= page_count:
+                return
+            page_number += 1
+
     def listing_probe(self) -> None:
         """One one-user page of the cursor listing: can this client list every division?"""
         self.session.request("GET", "/api/v2/users/query", params={"pageSize": 1, "state": "any"})

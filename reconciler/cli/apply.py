@@ -1,37 +1,45 @@
-"""`reconciler apply [DIR]`: make the planned changes, and only those.
+"""`reconciler apply [DIR | PLAN.json]`: make the planned changes, and only those.
 
-Plans first (the same plan `reconciler plan` shows), then asks for
-confirmation on a terminal; without a terminal it refuses unless
-``--auto-approve`` is given. Exit 0 when everything needed was done (or
-nothing was needed), 1 otherwise.
+With a folder, it plans first (the same plan `reconciler plan` shows), then
+asks on a terminal; without a terminal it refuses unless ``--auto-approve``.
+With a saved plan file (`reconciler plan --out`), it applies exactly that
+plan: no prompt (a saved plan counts as reviewed), and a refusal, before any
+write, if a desired-state file or a planned user changed since. Exit 0 when
+everything needed was done (or nothing was needed), 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from reconciler.cli.common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    add_desired_dir,
-    add_format,
-    add_run_options,
-    emit,
-    runtime_from_args,
-)
+from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_format, add_run_options, emit, runtime_from_args
+from reconciler.cli.plan import render
+from reconciler.errors import StalePlan
+from reconciler.plan import Plan
 from reconciler.report import json as json_report
+from reconciler.report import markdown as markdown_report
 from reconciler.report import text as text_report
+from reconciler.results import ApplyResult
+from reconciler.saved import load_plan_file
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "apply",
         help="make the planned changes in Genesys Cloud",
-        description="Plan, confirm, then deactivate/reactivate users and revoke tokens as planned.",
+        description="Plan (or load a saved plan), confirm, then deactivate/reactivate users and revoke "
+        "tokens exactly as planned.",
     )
-    add_desired_dir(p)
-    add_format(p)
+    p.add_argument(
+        "desired_dir",
+        nargs="?",
+        default="desired_state",
+        metavar="DIR_OR_PLAN",
+        help="desired-state folder (default: desired_state), or a plan file saved by `plan --out`",
+    )
+    add_format(p, ("text", "json", "markdown"))
     add_run_options(p)
     p.add_argument("--auto-approve", action="store_true", help="apply without asking for confirmation")
     p.set_defaults(run=run)
@@ -46,28 +54,63 @@ def _confirm(prompt: str) -> bool:
         return False
 
 
+def _render_result(result: ApplyResult, fmt: str) -> str:
+    if fmt == "json":
+        return json_report.dumps(json_report.apply_document(result))
+    if fmt == "markdown":
+        return markdown_report.render_apply(result)
+    return "\n" + text_report.render_apply(result)
+
+
+def _refuse(plan: Plan, fmt: str, why: str) -> int:
+    emit(json_report.dumps(json_report.plan_document(plan, kind="apply")) if fmt == "json" else render(plan, fmt))
+    sys.stderr.write(f"reconciler: apply refused: {why}; nothing was changed\n")
+    return EXIT_ERROR
+
+
+def _saved(path: Path, args: argparse.Namespace) -> int:
+    plan = load_plan_file(path)
+    if args.target or args.allow_mass_change:
+        sys.stderr.write(
+            "reconciler: --target and --allow-mass-change are fixed when the plan is made; "
+            "they are ignored for a saved plan\n"
+        )
+    if plan.has_errors:
+        return _refuse(plan, args.format, f"the saved plan has {len(plan.errors)} error(s)")
+    # The ledger (and the staleness check) belong to the folder the plan was made from.
+    runtime = runtime_from_args(args, desired_dir=Path(plan.desired_root or "."))
+    try:
+        try:
+            runtime.check_saved(plan)
+        except StalePlan as exc:
+            for reason in exc.reasons:
+                sys.stderr.write(f"  {reason}\n")
+            sys.stderr.write(f"reconciler: apply refused: {exc}\n")
+            return EXIT_ERROR
+        if args.format == "text":
+            emit(text_report.render_plan(plan))
+        result = runtime.apply(plan)
+    finally:
+        runtime.close()
+    emit(_render_result(result, args.format))
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
 def run(args: argparse.Namespace) -> int:
+    if Path(args.desired_dir).is_file():
+        return _saved(Path(args.desired_dir), args)
     runtime = runtime_from_args(args)
     try:
-        planned = runtime.plan(targets=tuple(args.target), allow_mass_change=args.allow_mass_change)
-        plan = planned.plan
-        as_json = args.format == "json"
+        plan = runtime.plan(targets=tuple(args.target), allow_mass_change=args.allow_mass_change).plan
         if plan.has_errors:
-            if as_json:
-                emit(json_report.dumps(json_report.plan_document(plan, kind="apply")))
-            else:
-                emit(text_report.render_plan(plan))
-            sys.stderr.write(
-                f"reconciler: apply refused: the plan has {len(plan.errors)} error(s); nothing was changed\n"
-            )
-            return EXIT_ERROR
+            return _refuse(plan, args.format, f"the plan has {len(plan.errors)} error(s)")
         if not plan.has_changes:
-            result = runtime.apply(plan)
-            emit(json_report.dumps(json_report.apply_document(result)) if as_json else text_report.render_plan(plan))
+            nothing = ApplyResult(plan=plan, results=())
+            emit(text_report.render_plan(plan) if args.format == "text" else _render_result(nothing, args.format))
             return EXIT_OK
         if not args.auto_approve:
-            if not as_json:
-                emit(text_report.render_plan(plan))
+            if args.format != "json":
+                emit(render(plan, args.format))
             if not sys.stdin.isatty():
                 sys.stderr.write(
                     "reconciler: apply refused: no terminal to confirm on; review the plan and "
@@ -77,13 +120,10 @@ def run(args: argparse.Namespace) -> int:
             if not _confirm("\nDo you want to make these changes? Only 'yes' will be accepted: "):
                 sys.stderr.write("reconciler: apply cancelled; nothing was changed\n")
                 return EXIT_ERROR
-        elif not as_json:
+        elif args.format == "text":
             emit(text_report.render_plan(plan))
         result = runtime.apply(plan)
     finally:
         runtime.close()
-    if as_json:
-        emit(json_report.dumps(json_report.apply_document(result)))
-    else:
-        emit("\n" + text_report.render_apply(result))
+    emit(_render_result(result, args.format))
     return EXIT_OK if result.ok else EXIT_ERROR

@@ -100,15 +100,16 @@ def runtime_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = 
         settings = replace(settings, requests_per_minute=args.requests_per_minute)
     connection = connection_from_env(env)
     ledger = Path(args.ledger) if getattr(args, "ledger", None) else None
-    return Runtime(
-        desired_dir=Path(args.desired_dir),
-        settings=settings,
-        connection=connection,
-        ledger_path=ledger,
-        use_ledger=not getattr(args, "no_ledger", False),
-        read_strategy=getattr(args, "read_strategy", "auto"),
-        **overrides,
-    )
+    options: dict[str, Any] = {
+        "desired_dir": Path(args.desired_dir),
+        "settings": settings,
+        "connection": connection,
+        "ledger_path": ledger,
+        "use_ledger": not getattr(args, "no_ledger", False),
+        "read_strategy": getattr(args, "read_strategy", "auto"),
+    }
+    options.update(overrides)
+    return Runtime(**options)
 
 
 _STYLES = (

@@ -13,8 +13,11 @@ from collections.abc import Sequence
 
 from reconciler import __version__
 from reconciler.cli import apply as apply_cmd
+from reconciler.cli import audit as audit_cmd
 from reconciler.cli import demo as demo_cmd
 from reconciler.cli import doctor as doctor_cmd
+from reconciler.cli import drift as drift_cmd
+from reconciler.cli import export as export_cmd
 from reconciler.cli import plan as plan_cmd
 from reconciler.cli import sandbox as sandbox_cmd
 from reconciler.cli import validate as validate_cmd
@@ -23,7 +26,7 @@ from reconciler.errors import ApiError, ConfigError, DesiredStateError, Reconcil
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (validate_cmd, plan_cmd, apply_cmd, doctor_cmd, sandbox_cmd, demo_cmd)
+COMMANDS = (validate_cmd, plan_cmd, apply_cmd, drift_cmd, export_cmd, audit_cmd, doctor_cmd, sandbox_cmd, demo_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,9 @@
-"""`reconciler plan [DIR]`: show what apply would change. Reads Genesys; writes nothing.
+"""`reconciler plan [DIR]`: show what apply would change. Reads Genesys; writes nothing to it.
 
 Exit codes: 0 fine, 1 error (any problem of severity error). With
 ``--detailed-exitcode``: 0 no changes, 2 changes present, 1 error (Terraform's contract).
+``--out FILE`` also saves the plan (the same JSON as ``--format json``) for
+``reconciler apply FILE``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ from reconciler.cli.common import (
     emit,
     runtime_from_args,
 )
+from reconciler.plan import Plan
 from reconciler.report import json as json_report
+from reconciler.report import markdown as markdown_report
 from reconciler.report import text as text_report
+from reconciler.saved import write_plan_file
+
+FORMATS = ("text", "json", "markdown")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,30 +34,37 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "plan",
         help="show the changes apply would make (read-only)",
         description="Validate the files, read the managed users from Genesys Cloud and show "
-        "exactly what apply would change. Writes nothing.",
+        "exactly what apply would change. Writes nothing to Genesys.",
     )
     add_desired_dir(p)
-    add_format(p)
+    add_format(p, FORMATS)
     add_run_options(p)
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 0 when there are no changes, 2 when there are, 1 on error",
     )
+    p.add_argument("--out", metavar="FILE", help="also save the plan here, for `reconciler apply FILE`")
     p.set_defaults(run=run)
+
+
+def render(plan: Plan, fmt: str) -> str:
+    if fmt == "json":
+        return json_report.dumps(json_report.plan_document(plan))
+    if fmt == "markdown":
+        return markdown_report.render_plan(plan)
+    return text_report.render_plan(plan)
 
 
 def run(args: argparse.Namespace) -> int:
     runtime = runtime_from_args(args)
     try:
-        result = runtime.plan(targets=tuple(args.target), allow_mass_change=args.allow_mass_change)
+        plan = runtime.plan(targets=tuple(args.target), allow_mass_change=args.allow_mass_change).plan
     finally:
         runtime.close()
-    plan = result.plan
-    if args.format == "json":
-        emit(json_report.dumps(json_report.plan_document(plan)))
-    else:
-        emit(text_report.render_plan(plan))
+    if args.out:
+        write_plan_file(args.out, plan)
+    emit(render(plan, args.format))
     if plan.has_errors:
         return EXIT_ERROR
     if args.detailed_exitcode and plan.has_changes:

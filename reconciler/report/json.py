@@ -4,7 +4,7 @@ The document's keys are a contract with users' CI scripts; tests pin them.
 Bump ``FORMAT_VERSION`` on any incompatible change.
 
     format_version, kind ("plan" | "apply"), created_at,
-    desired:  {digest, managed, targets}
+    desired:  {path, digest, files: [{path, sha256}], managed, targets}
     summary:  {deactivate, reactivate, revoke_tokens, unchanged, pending, errors, warnings, managed}
     changes:  [{action, id, email, name, before, after, version, source, reason, ticket, detail}]
     pending:  [{action, id, email, name, effective, source, reason, ticket}]
@@ -83,7 +83,13 @@ def plan_document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "created_at": _iso(plan.created_at),
-        "desired": {"digest": plan.desired_digest, "managed": plan.managed, "targets": list(plan.targets)},
+        "desired": {
+            "path": plan.desired_root,
+            "digest": plan.desired_digest,
+            "files": [{"path": f.path, "sha256": f.sha256} for f in plan.desired_files],
+            "managed": plan.managed,
+            "targets": list(plan.targets),
+        },
         "summary": summary(plan),
         "changes": [change_dict(c) for c in plan.changes],
         "pending": [_pending(p) for p in plan.pending],

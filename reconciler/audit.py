@@ -1,0 +1,93 @@
+"""The audit trail: ledger records joined into one row per write attempted. Pure.
+
+An intent and its outcome share an ``attempt`` id. An intent with no outcome
+is a write the process did not live to report: its outcome is ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["COLUMNS", "AuditRow", "audit_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    time: str
+    run: str | None
+    action: str | None
+    user_id: str | None
+    email: str | None
+    before: str | None
+    after: str | None
+    outcome: str
+    message: str | None
+    commit: str | None
+    source: str | None
+    reason: str | None
+    ticket: str | None
+    correlation_id: str | None
+    error_status: int | None
+    error_code: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+COLUMNS = tuple(AuditRow.__dataclass_fields__)
+
+
+def _parse(raw: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def audit_rows(records: Iterable[Mapping[str, Any]], since: datetime | None = None) -> list[AuditRow]:
+    intents: dict[str, Mapping[str, Any]] = {}
+    rows: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = []
+    order: list[str] = []
+    outcomes: dict[str, Mapping[str, Any]] = {}
+    for r in records:
+        attempt = r.get("attempt")
+        if r.get("event") == "intent" and isinstance(attempt, str):
+            intents[attempt] = r
+            order.append(attempt)
+        elif r.get("event") == "outcome":
+            if isinstance(attempt, str) and attempt in intents:
+                outcomes[attempt] = r
+            else:  # a change skipped without an attempt (e.g. a revoke after a failed deactivation)
+                rows.append((r, r))
+    rows += [(intents[a], outcomes.get(a)) for a in order]
+    out: list[AuditRow] = []
+    for intent, outcome in rows:
+        when = _parse(intent.get("time"))
+        if since is not None and (when is None or when < since):
+            continue
+        error = (outcome or {}).get("error") or {}
+        out.append(
+            AuditRow(
+                time=str(intent.get("time")),
+                run=intent.get("run"),
+                action=intent.get("action"),
+                user_id=intent.get("user_id"),
+                email=intent.get("email"),
+                before=intent.get("before"),
+                after=intent.get("after"),
+                outcome=str((outcome or {}).get("outcome") or "unknown (interrupted)"),
+                message=(outcome or {}).get("message"),
+                commit=intent.get("commit"),
+                source=intent.get("source"),
+                reason=intent.get("reason"),
+                ticket=intent.get("ticket"),
+                correlation_id=(outcome or {}).get("correlation_id"),
+                error_status=error.get("status"),
+                error_code=error.get("code"),
+            )
+        )
+    out.sort(key=lambda row: row.time)
+    return out

@@ -1,0 +1,72 @@
+"""`reconciler audit [DIR]`: print the ledger for an auditor: who, when, from which commit and file, outcome.
+
+No API call. ``--format csv`` for spreadsheets, ``json`` for tools, ``text`` to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.audit import COLUMNS, audit_rows
+from reconciler.cli.common import EXIT_OK, add_desired_dir, emit
+from reconciler.errors import ConfigError
+from reconciler.ledger import default_ledger_path, read_ledger
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="print the audit ledger (who was changed, when, from which commit, outcome)",
+        description="Print the audit ledger as one row per write attempted. Makes no API call.",
+    )
+    add_desired_dir(p)
+    p.add_argument("--ledger", metavar="PATH", help="audit ledger (default: beside the desired-state folder)")
+    p.add_argument("--since", metavar="DATE", help="only writes at or after this date or instant (ISO 8601, UTC)")
+    p.add_argument("--format", choices=("text", "csv", "json"), default="text", help="output format (default text)")
+    p.set_defaults(run=run)
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--since {text!r} is not an ISO 8601 date (e.g. 2026-11-01)") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.ledger) if args.ledger else default_ledger_path(args.desired_dir)
+    read = read_ledger(path)
+    rows = audit_rows(read.records, _since(args.since))
+    if args.format == "json":
+        emit(
+            json.dumps(
+                {"ledger": str(path), "warnings": list(read.warnings), "rows": [r.as_dict() for r in rows]}, indent=2
+            )
+            + "\n"
+        )
+    elif args.format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(r.as_dict() for r in rows)
+        emit(buffer.getvalue())
+    else:
+        lines = [
+            f"{r.time}  {r.outcome:<8} {r.action or '?':<13} {r.email or r.user_id}  "
+            f"{r.before}->{r.after}  {r.source or ''}  commit {(r.commit or '-')[:12]}"
+            f"{'  correlation ' + r.correlation_id if r.correlation_id else ''}"
+            for r in rows
+        ]
+        emit("\n".join(lines or [f"(no writes recorded in {path})"]) + "\n")
+    for warning in read.warnings:
+        sys.stderr.write(f"reconciler: warning: {warning}\n")
+    return EXIT_OK

@@ -1,0 +1,53 @@
+"""Drift: users whose live state moved away from the state this tool last set. Pure.
+
+In: the ledger's history and fresh reads of those users. Out: one Drift per
+user that was reactivated (or deactivated) behind our back, with when and
+from which commit we set it. The CLI reads; this module only compares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.history import History
+from reconciler.model import LiveUser
+
+__all__ = ["Drift", "find_drift"]
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    user_id: str
+    email: str | None
+    name: str | None
+    set_state: str
+    set_at: datetime | None
+    commit: str | None
+    live_state: str  # "missing" when Genesys no longer returns the user
+    declared: bool | None  # still named in the desired state (None: the files could not be read)
+
+
+def find_drift(history: History, live: Mapping[str, LiveUser], declared: Collection[str] | None) -> list[Drift]:
+    drifts: list[Drift] = []
+    for user_id, h in sorted(history.users.items()):
+        if h.last_set_state is None:
+            continue
+        user = live.get(user_id)
+        now = user.state if user is not None else "missing"
+        if now == h.last_set_state:
+            continue
+        drifts.append(
+            Drift(
+                user_id=user_id,
+                email=user.email if user else None,
+                name=user.name if user else None,
+                set_state=h.last_set_state,
+                set_at=h.last_set_at,
+                commit=h.last_set_commit,
+                live_state=now,
+                declared=None if declared is None else user_id in declared,
+            )
+        )
+    return drifts

@@ -1,0 +1,151 @@
+"""Stage 5 (Markdown): a compact summary for a pull-request comment or $GITHUB_STEP_SUMMARY. Pure.
+
+Counts first, then problems (errors before warnings), then one table row per
+user, emails as written in the files. Long plans are cut at ``max_rows`` rows
+with the total stated, so a comment stays readable (and under GitHub's size
+limit) whatever the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from reconciler.model import Action
+from reconciler.plan import Change, Plan, Problem
+from reconciler.results import ApplyResult, Outcome, Result
+
+__all__ = ["render_apply", "render_plan"]
+
+DEFAULT_ROWS = 50
+
+
+def _cell(text: object) -> str:
+    """Table-safe text: no pipes or newlines to break the row."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _counts(plan: Plan) -> str:
+    revokes = plan.counts["revoke_tokens"]
+    parts = [
+        f"**{plan.counts['deactivate']}** to deactivate",
+        f"**{revokes}** token {'revocation' if revokes == 1 else 'revocations'}",
+        f"**{plan.counts['reactivate']}** to reactivate",
+        f"{plan.unchanged} unchanged",
+    ]
+    if plan.pending:
+        parts.append(f"{len(plan.pending)} pending")
+    return ", ".join(parts)
+
+
+def _by_user(changes: Iterable[Change]) -> list[list[Change]]:
+    groups: dict[str, list[Change]] = {}
+    for c in changes:
+        groups.setdefault(c.user_id, []).append(c)
+    return list(groups.values())
+
+
+def _what(group: list[Change]) -> str:
+    parts = []
+    for c in group:
+        if c.action is Action.REVOKE_TOKENS:
+            parts.append("revoke tokens")
+        else:
+            parts.append(f"{c.action.value} ({c.before} → {c.after}, v{c.version})")
+    return " + ".join(parts)
+
+
+def _why(group: list[Change]) -> str:
+    first = group[0]
+    bits = [b for b in (first.reason, f"`{first.ticket}`" if first.ticket else None) if b]
+    # A state change explains itself unless it is drift; a revoke on its own always says why.
+    if first.detail and (first.action is Action.REVOKE_TOKENS or first.detail.startswith("drift")):
+        bits.append(f"_{first.detail}_")
+    return _cell(" · ".join(bits))
+
+
+def _problems(problems: Iterable[Problem], title: str) -> list[str]:
+    items = list(problems)
+    if not items:
+        return []
+    lines = [f"**{title}**", ""]
+    for p in items:
+        where = f"`{p.source}` " if p.source else ""
+        lines.append(f"- {where}{_cell(p.message)} (`{p.code}`)")
+    return [*lines, ""]
+
+
+def _table(groups: list[list[Change]], max_rows: int) -> list[str]:
+    lines = ["| user | change | source | why |", "|---|---|---|---|"]
+    for group in groups[:max_rows]:
+        first = group[0]
+        who = f"{first.email or first.user_id}" + (f" ({first.name})" if first.name else "")
+        lines.append(f"| {_cell(who)} | {_cell(_what(group))} | `{_cell(first.source)}` | {_why(group)} |")
+    hidden = len(groups) - max_rows
+    if hidden > 0:
+        total = sum(len(g) for g in groups)
+        lines += [
+            "",
+            f"…and {_plural(hidden, 'more user')} not shown ({_plural(len(groups), 'user')}, "
+            f"{_plural(total, 'write')} in all). Run `reconciler plan` for the full list.",
+        ]
+    return lines
+
+
+def render_plan(plan: Plan, *, max_rows: int = DEFAULT_ROWS) -> str:
+    out = [f"### reconciler plan: {_counts(plan)}", ""]
+    if plan.errors:
+        out += [f"> **{_plural(len(plan.errors), 'error')}: apply will refuse this plan.**", ""]
+    elif not plan.changes:
+        out += [f"No changes: Genesys Cloud matches the desired state ({_plural(plan.managed, 'managed user')}).", ""]
+    out += _problems(plan.errors, "Errors")
+    out += _problems(plan.warnings, "Warnings")
+    if plan.changes:
+        out += [*_table(_by_user(plan.changes), max_rows), ""]
+    if plan.pending:
+        out += ["**Pending** (applied at the first run after the time shown)", ""]
+        for p in plan.pending[:max_rows]:
+            out.append(
+                f"- {_cell(p.email or p.user_id)}: {p.action.value} from "
+                f"{p.effective.strftime('%Y-%m-%d %H:%M %Z')} (`{p.source}`)"
+            )
+        if len(plan.pending) > max_rows:
+            out.append(f"- …and {len(plan.pending) - max_rows} more")
+        out.append("")
+    digest = plan.desired_digest.removeprefix("sha256:")[:12]
+    out.append(f"<sub>desired state {digest} · {_plural(plan.managed, 'managed user')}</sub>")
+    return "\n".join(out) + "\n"
+
+
+_OUTCOME = {Outcome.APPLIED: "applied", Outcome.FAILED: "**failed**", Outcome.SKIPPED: "skipped"}
+
+
+def _result_row(r: Result) -> str:
+    c = r.change
+    who = f"{c.email or c.user_id}" + (f" ({c.name})" if c.name else "")
+    note = r.message or ""
+    if r.error:
+        ident = " ".join(str(v) for v in (r.error.get("status"), r.error.get("code")) if v)
+        cid = r.error.get("correlation_id")
+        note = f"{note} [{ident}{', correlation id ' + str(cid) if cid else ''}]".strip()
+    return f"| {_cell(who)} | {c.action.value} | {_OUTCOME[r.outcome]} | {_cell(note)} |"
+
+
+def render_apply(result: ApplyResult, *, max_rows: int = DEFAULT_ROWS) -> str:
+    applied, failed, skipped = (result.count(o) for o in (Outcome.APPLIED, Outcome.FAILED, Outcome.SKIPPED))
+    verdict = "complete" if result.ok else ("interrupted" if result.interrupted else "incomplete")
+    out = [f"### reconciler apply {verdict}: **{applied}** applied, **{failed}** failed, {skipped} skipped", ""]
+    out += _problems(result.plan.warnings, "Warnings")
+    if result.results:
+        ordered = sorted(result.results, key=lambda r: r.outcome is not Outcome.FAILED)  # failures first
+        out += ["| user | action | outcome | note |", "|---|---|---|---|"]
+        out += [_result_row(r) for r in ordered[:max_rows]]
+        if len(ordered) > max_rows:
+            out += ["", f"…and {len(ordered) - max_rows} more results ({len(ordered)} in all)."]
+        out.append("")
+    else:
+        out += ["Nothing to do.", ""]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,143 @@
+"""Saved plans: `plan --out plan.json` and `apply plan.json`.
+
+A saved plan is exactly the JSON document `plan --format json` prints (which
+already names the desired-state folder, its digest and every file's hash).
+``plan_from_document`` turns it back into the same immutable Plan, so apply
+runs what was reviewed and nothing else. Staleness (files or users that moved
+since) is judged by ``stale_reasons``, a pure comparison; the engine supplies
+the fresh reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import ConfigError
+from reconciler.model import Action, DesiredFile, DesiredState, LiveUser
+from reconciler.plan import Change, Pending, Plan, Problem
+from reconciler.report.json import FORMAT_VERSION, dumps, plan_document
+
+__all__ = ["load_plan_file", "plan_from_document", "stale_reasons", "write_plan_file"]
+
+
+def _when(raw: Any) -> datetime | None:
+    if raw is None:
+        return None
+    return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+
+
+def plan_from_document(doc: Mapping[str, Any]) -> Plan:
+    """The inverse of ``plan_document``. Raises ValueError/KeyError/TypeError on a malformed document."""
+    if doc.get("kind") != "plan":
+        raise ValueError(f"kind is {doc.get('kind')!r}, not 'plan'")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"format_version {doc.get('format_version')!r} is not {FORMAT_VERSION!r}")
+    desired = doc["desired"]
+    changes = tuple(
+        Change(
+            action=Action(c["action"]),
+            user_id=str(c["id"]),
+            email=c["email"],
+            name=c["name"],
+            before=str(c["before"]),
+            after=str(c["after"]),
+            version=int(c["version"]),
+            source=str(c["source"]),
+            reason=c["reason"],
+            ticket=c["ticket"],
+            detail=c["detail"],
+        )
+        for c in doc["changes"]
+    )
+    pending = tuple(
+        Pending(
+            action=Action(p["action"]),
+            user_id=str(p["id"]),
+            email=p["email"],
+            name=p["name"],
+            effective=_when(p["effective"]) or datetime.min,
+            source=str(p["source"]),
+            reason=p["reason"],
+            ticket=p["ticket"],
+        )
+        for p in doc["pending"]
+    )
+    problems = tuple(
+        Problem(str(p["severity"]), str(p["code"]), str(p["message"]), p["source"], p["id"]) for p in doc["problems"]
+    )
+    return Plan(
+        changes=changes,
+        problems=problems,
+        pending=pending,
+        unchanged=int(doc["summary"]["unchanged"]),
+        managed=int(desired["managed"]),
+        desired_digest=str(desired["digest"]),
+        desired_root=str(desired["path"]),
+        desired_files=tuple(DesiredFile(str(f["path"]), str(f["sha256"])) for f in desired["files"]),
+        created_at=_when(doc["created_at"]),
+        targets=tuple(desired["targets"]),
+    )
+
+
+def write_plan_file(path: str | os.PathLike[str], plan: Plan) -> None:
+    """Write atomically: a half-written plan file must never be mistaken for a reviewed plan."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", dir=target.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(dumps(plan_document(plan)))
+    os.replace(tmp, target)
+
+
+def load_plan_file(path: str | os.PathLike[str]) -> Plan:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return plan_from_document(doc)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the plan file {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path} is not a reconciler plan file ({type(exc).__name__}: {exc})") from None
+
+
+def stale_reasons(
+    plan: Plan, desired: DesiredState | None, live: Mapping[str, LiveUser], unreadable: Sequence[str] = ()
+) -> list[str]:
+    """Why the saved plan no longer describes the world (empty: still current). Pure."""
+    reasons: list[str] = []
+    if desired is None:
+        reasons.append(f"the desired-state folder {plan.desired_root} cannot be read")
+    elif desired.digest != plan.desired_digest:
+        then = {f.path: f.sha256 for f in plan.desired_files}
+        now = {f.path: f.sha256 for f in desired.files}
+        for name in sorted(then.keys() | now.keys()):
+            if name not in now:
+                reasons.append(f"file {name} was removed")
+            elif name not in then:
+                reasons.append(f"file {name} was added")
+            elif then[name] != now[name]:
+                reasons.append(f"file {name} changed")
+    for user_id in unreadable:
+        reasons.append(f"user {user_id} could not be read back")
+    seen: set[str] = set()
+    for change in plan.changes:
+        if change.user_id in seen or change.user_id in unreadable:
+            continue
+        seen.add(change.user_id)
+        who = change.email or change.user_id
+        user = live.get(change.user_id)
+        if user is None:
+            reasons.append(f"user {who} ({change.user_id}) no longer exists")
+            continue
+        expected_state = change.before if change.action is not Action.REVOKE_TOKENS else change.after
+        if user.version != change.version or user.state != expected_state:
+            reasons.append(
+                f"user {who} changed since the plan: version {change.version} -> {user.version}, "
+                f"state {expected_state} -> {user.state}"
+            )
+    return reasons
