@@ -121,6 +121,12 @@ class _UserRun:
             result.change.user_id,
             result.outcome.value,
             f": {result.message}" if result.message else "",
+            extra={
+                "event": "write",
+                "action": result.change.action.value,
+                "user_id": result.change.user_id,
+                "outcome": result.outcome.value,
+            },
         )
         return result
 

@@ -163,18 +163,25 @@ class _Redact(logging.Filter):
         return True
 
 
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+
 class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, plus the structured fields of the event."""
+
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("event", "user_id", "action", "outcome"):
-            if hasattr(record, key):
-                doc[key] = getattr(record, key)
-        return json.dumps(doc)
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                doc[key] = value
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str)
 
 
 def configure_logging(verbosity: int, log_format: str = "text", env: Mapping[str, str] | None = None) -> None:
@@ -189,3 +196,8 @@ def configure_logging(verbosity: int, log_format: str = "text", env: Mapping[str
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG)
     root.propagate = False
+    # The scheduler's own warnings (a tick skipped because the previous one still runs) go the same way.
+    scheduler = logging.getLogger("apscheduler")
+    scheduler.handlers[:] = [handler]
+    scheduler.setLevel(logging.WARNING)
+    scheduler.propagate = False

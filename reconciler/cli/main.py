@@ -19,6 +19,7 @@ from reconciler.cli import doctor as doctor_cmd
 from reconciler.cli import drift as drift_cmd
 from reconciler.cli import export as export_cmd
 from reconciler.cli import plan as plan_cmd
+from reconciler.cli import run as run_cmd
 from reconciler.cli import sandbox as sandbox_cmd
 from reconciler.cli import validate as validate_cmd
 from reconciler.cli.common import EXIT_ERROR, configure_logging
@@ -26,7 +27,18 @@ from reconciler.errors import ApiError, ConfigError, DesiredStateError, Reconcil
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (validate_cmd, plan_cmd, apply_cmd, drift_cmd, export_cmd, audit_cmd, doctor_cmd, sandbox_cmd, demo_cmd)
+COMMANDS = (
+    validate_cmd,
+    plan_cmd,
+    apply_cmd,
+    run_cmd,
+    drift_cmd,
+    export_cmd,
+    audit_cmd,
+    doctor_cmd,
+    sandbox_cmd,
+    demo_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +82,9 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.verbose, args.log_format)
+    # A service logs one line per event by default; one-shot commands only warnings.
+    verbosity = max(args.verbose, 1) if args.command == "run" else args.verbose
+    configure_logging(verbosity, args.log_format)
     try:
         code: int = args.run(args)
         return code

@@ -29,6 +29,8 @@ SANDBOX_CLIENT_SECRET = "sandbox-secret-not-for-production"  # noqa: S105  # a l
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the second waits for a delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: _Server
 
     def _serve(self) -> None:

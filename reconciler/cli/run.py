@@ -1,0 +1,107 @@
+"""`reconciler run [DIR] --every 15m | --cron EXPR`: reconcile on a schedule, as a service.
+
+Each tick reloads the files (after ``git pull --ff-only`` with ``--git-pull``),
+plans, and applies within the guardrails; ``--report-only`` only reports.
+``--once`` runs one tick and exits with its code (0 done, 1 failed, 2 drift
+found in report-only mode), for cron and Kubernetes CronJobs. SIGTERM and
+SIGINT let the write in flight finish, then exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+
+from reconciler.cli.common import EXIT_OK, add_desired_dir, add_run_options, runtime_from_args
+from reconciler.errors import ConfigError
+from reconciler.service.metrics import HealthServer, Metrics
+from reconciler.service.notify import Notifier
+from reconciler.service.runner import Schedule, Service
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """'30s', '15m', '1h', '0.5s' or plain seconds -> seconds."""
+    match = _DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"{text!r} is not a duration: use seconds, minutes or hours, e.g. 30s, 15m, 1h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="reconcile on a schedule (a long-running service), correcting drift",
+        description="Every interval: reload the desired-state files, plan, and apply within the guardrails. "
+        "Ticks never overlap; missed ticks coalesce; a failed tick is retried at the next one.",
+    )
+    add_desired_dir(p)
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--every", metavar="DURATION", help="interval between ticks: 30s, 15m, 1h (default 15m)")
+    when.add_argument("--cron", metavar="EXPR", help='a crontab schedule in UTC, e.g. "*/15 * * * *"')
+    p.add_argument(
+        "--jitter",
+        metavar="DURATION",
+        default="0s",
+        help="delay each tick by up to this much, so many deployments spread out (default 0s)",
+    )
+    p.add_argument("--once", action="store_true", help="run exactly one tick and exit with its code")
+    p.add_argument("--report-only", action="store_true", help="detect and report drift; change nothing")
+    p.add_argument(
+        "--git-pull", action="store_true", help="git pull --ff-only the desired-state folder before each tick"
+    )
+    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics and /healthz on this port")
+    p.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 in a container)",
+    )
+    p.add_argument(
+        "--notify-webhook",
+        metavar="URL",
+        default=os.environ.get("RECONCILER_NOTIFY_WEBHOOK"),
+        help="POST a short JSON (with Slack-compatible text) when drift is corrected or a tick fails "
+        "(default: $RECONCILER_NOTIFY_WEBHOOK, which keeps a secret URL out of process listings)",
+    )
+    add_run_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.cron:
+        try:
+            Schedule(cron=args.cron).trigger()
+        except ValueError as exc:
+            raise ConfigError(f"--cron {args.cron!r}: {exc}") from None
+    schedule = Schedule(
+        every=parse_duration(args.every or "15m") if not args.cron else None,
+        cron=args.cron,
+        jitter=parse_duration(args.jitter) if args.jitter not in ("0", "0s") else 0.0,
+    )
+    runtime = runtime_from_args(args)
+    metrics = Metrics()
+    notifier = Notifier(args.notify_webhook)
+    service = Service(
+        runtime, schedule, metrics=metrics, notifier=notifier, report_only=args.report_only, git_pull=args.git_pull
+    )
+    server = None
+    if args.metrics_port is not None:
+        server = HealthServer(metrics, service.health, host=args.metrics_host, port=args.metrics_port).start()
+        sys.stderr.write(f"reconciler: metrics on http://{args.metrics_host}:{server.port}/metrics\n")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, service.stop)
+    try:
+        if args.once:
+            return service.tick().code
+        service.run_forever()
+        return EXIT_OK
+    finally:
+        if server is not None:
+            server.close()
+        notifier.close()
+        runtime.close()

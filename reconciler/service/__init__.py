@@ -1,0 +1,1 @@
+"""The long-running drift-correction service (`reconciler run`): scheduler, metrics, health, notifications."""
