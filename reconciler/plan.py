@@ -14,24 +14,33 @@ managed users, and nothing iterates over anything else.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from math import floor
+from typing import NamedTuple
 
 from reconciler.history import History, revoke_decision
-from reconciler.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, LiveUser, UserState
+from reconciler.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, UserState
 from reconciler.resolve import Problem, Resolved, resolve
 
 __all__ = ["STATE_ACTIONS", "Change", "Pending", "Plan", "Problem", "build"]
 
 STATE_ACTIONS = frozenset({Action.DEACTIVATE, Action.REACTIVATE})
-_ORDER = {Action.DEACTIVATE: 0, Action.REACTIVATE: 0, Action.REVOKE_TOKENS: 1}
+# Enum members as module constants: attribute access on an Enum class is slow in a 100,000-user loop.
+_ACTIVE, _INACTIVE, _DELETED = UserState.ACTIVE, UserState.INACTIVE, UserState.DELETED
+_DEACTIVATE, _REACTIVATE, _REVOKE = Action.DEACTIVATE, Action.REACTIVATE, Action.REVOKE_TOKENS
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One API write. ``reason``, ``ticket``, ``detail`` and ``source`` are for people only."""
+class Change(NamedTuple):
+    """One API write. ``reason``, ``ticket``, ``detail`` and ``source`` are for people only.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and about
+    five times cheaper to create (a 100,000-user plan makes 180,000 of them).
+    """
 
     action: Action
     user_id: str
@@ -75,7 +84,8 @@ class Plan:
     counts: Counter[str] = field(default_factory=Counter, compare=False)
 
     def __post_init__(self) -> None:
-        self.counts.update(c.action.value for c in self.changes)
+        # Actions are StrEnums, so counts["deactivate"] finds them; .value per change would be slow.
+        self.counts.update(c.action for c in self.changes)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -99,35 +109,24 @@ class Plan:
 
 
 def _target_state_action(entry: DesiredEntry, state: UserState) -> Action | None:
-    if entry.state is UserState.INACTIVE and state is UserState.ACTIVE:
-        return Action.DEACTIVATE
-    if entry.state is UserState.ACTIVE and state is UserState.INACTIVE:
-        return Action.REACTIVATE
+    if entry.state is _INACTIVE and state is _ACTIVE:
+        return _DEACTIVATE
+    if entry.state is _ACTIVE and state is _INACTIVE:
+        return _REACTIVATE
     return None
 
 
-def _change(
-    action: Action,
-    entry: DesiredEntry,
-    user: LiveUser,
-    before: str,
-    after: str,
-    version: int,
-    detail: str | None = None,
-) -> Change:
-    return Change(
-        action=action,
-        user_id=user.id,
-        email=entry.email or user.email,
-        name=user.name,
-        before=before,
-        after=after,
-        version=version,
-        source=str(entry.source),
-        reason=entry.reason,
-        ticket=entry.ticket,
-        detail=detail,
-    )
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic GC: planning allocates ~2 objects per user and creates no cycles, and with
+    100,000 users in memory each collection re-scans them all (it cost more than the plan itself)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _problem(severity: str, code: str, message: str, item: Resolved) -> Problem:
@@ -143,9 +142,9 @@ class _Acc:
 
 
 def _decide(
-    item: Resolved, acc: _Acc, *, now: datetime, history: History, desired: DesiredState, token_window_start: datetime
+    item: Resolved, acc: _Acc, now: datetime, history: History, desired: DesiredState, token_window_start: datetime
 ) -> None:
-    entry, user = item.entry, item.user
+    entry, user = item
     state = user.known_state
     who = entry.label
     if state is None:
@@ -158,8 +157,8 @@ def _decide(
             )
         )
         return
-    if state is UserState.DELETED:
-        if entry.state is UserState.ACTIVE:
+    if state is _DELETED:
+        if entry.state is _ACTIVE:
             acc.problems.append(
                 _problem(
                     "error",
@@ -181,13 +180,18 @@ def _decide(
             acc.unchanged += 1
         return
     action = _target_state_action(entry, state)
-    revoke = revoke_decision(
-        entry, user, history.get(user.id), deactivating=action is Action.DEACTIVATE, window_start=token_window_start
+    revoke = (
+        revoke_decision(
+            entry, user, history.get(user.id), deactivating=action is _DEACTIVATE, window_start=token_window_start
+        )
+        if entry.state is _INACTIVE
+        else None  # only declared-inactive users ever need a revoke
     )
     if action is None and revoke is None:
         acc.unchanged += 1
         return
-    if desired.policy.is_protected(user.id, user.email) or desired.policy.is_protected(None, entry.email):
+    policy = desired.policy
+    if policy.protected and (policy.is_protected(user.id, user.email) or policy.is_protected(None, entry.email)):
         acc.problems.append(
             _problem(
                 "error",
@@ -222,19 +226,27 @@ def _decide(
             )
         )
         return
+    # Built positionally, once per user: this is the hot loop of a 100,000-user plan. UserState
+    # members are str, so they serve as before/after as they are (.value is slow at scale).
+    email, source, version = entry.email or user.email, str(entry.source), user.version
     if action is not None:
+        drift = history.drift_detail(user.id, state) if history.users else None
         acc.changes.append(
-            _change(
+            Change(
                 action,
-                entry,
-                user,
-                state.value,
-                entry.state.value,
-                user.version,
-                detail=history.drift_detail(user.id, state),
+                user.id,
+                email,
+                user.name,
+                state,
+                entry.state,
+                version,
+                source,
+                entry.reason,
+                entry.ticket,
+                drift,
             )
         )
-        if action is Action.REACTIVATE:
+        if action is _REACTIVATE:
             acc.problems.append(
                 _problem(
                     "warning",
@@ -245,8 +257,22 @@ def _decide(
                 )
             )
     if revoke is not None:
-        after = entry.state.value if action is not None else state.value
-        acc.changes.append(_change(Action.REVOKE_TOKENS, entry, user, after, after, user.version, detail=revoke.detail))
+        after = entry.state if action is not None else state
+        acc.changes.append(
+            Change(
+                _REVOKE,
+                user.id,
+                email,
+                user.name,
+                after,
+                after,
+                version,
+                source,
+                entry.reason,
+                entry.ticket,
+                revoke.detail,
+            )
+        )
         if revoke.warning:
             acc.problems.append(_problem("warning", "user.token_after_deactivation", f"{who}: {revoke.warning}", item))
 
@@ -321,21 +347,19 @@ def build(
     """Plan the writes that make Genesys match ``desired``. ``now`` is the only clock input."""
     history = history or History()
     entries, problems = _targeted(desired.entries, targets)
-    resolved, resolve_problems = resolve(entries, live, desired.policy)
-    acc = _Acc(problems=problems + resolve_problems)
     # Tokens issued before this instant have expired whatever their lifetime (48 h at most).
     window = token_window_start if token_window_start is not None else now - timedelta(hours=48)
-    for item in resolved:
-        _decide(item, acc, now=now, history=history, desired=desired, token_window_start=window)
+    with _collector_paused():
+        resolved, resolve_problems = resolve(entries, live, desired.policy)
+        acc = _Acc(problems=problems + resolve_problems)
+        for item in resolved:
+            _decide(item, acc, now, history, desired, window)
     budget = _budget(acc.changes, desired, live, allow_mass_change)
     if budget is not None:
         acc.problems.append(budget)
-    changes = sorted(acc.changes, key=lambda c: _ORDER[c.action])  # stable: file order within each group
-    # Keep each user's writes together: state change, then revoke, users in file order.
-    position = {c.user_id: i for i, c in reversed(list(enumerate(acc.changes)))}
-    changes.sort(key=lambda c: (position[c.user_id], _ORDER[c.action]))
+    # _decide appends each user's writes together, state change first: users stay in file order.
     return Plan(
-        changes=tuple(changes),
+        changes=tuple(acc.changes),
         problems=tuple(acc.problems),
         pending=tuple(acc.pending),
         unchanged=acc.unchanged,

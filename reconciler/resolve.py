@@ -15,6 +15,7 @@ wrong person:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from reconciler.model import DesiredEntry, LiveState, LiveUser, MissingUsers, Policy, UserState
 
@@ -36,8 +37,9 @@ class Problem:
         return self.severity == "error"
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(NamedTuple):
+    """An entry and the user it means (a NamedTuple: one per managed user, so cheap to make)."""
+
     entry: DesiredEntry
     user: LiveUser
 

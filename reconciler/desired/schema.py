@@ -7,13 +7,15 @@ messages a reviewer can act on, located by line.
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
@@ -96,11 +98,38 @@ def _message(error: ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
+@cache
+def _fast() -> Callable[[Any], Any]:
+    # use_default=False: validation must never write defaults into the data it checks.
+    validate: Callable[[Any], Any] = fastjsonschema.compile(copy.deepcopy(schema()), use_default=False)
+    return validate
+
+
+def _path_of(fast_error: fastjsonschema.JsonSchemaValueException) -> list[str | int]:
+    return [p for p in (fast_error.path or [])[1:] if isinstance(p, (str, int))]
+
+
 def schema_errors(data: Any) -> Iterator[tuple[list[str | int], str]]:
-    """(path, message) for each schema violation, in document order."""
+    """(path, message) for each schema violation, in document order.
+
+    Two engines read the same schema: fastjsonschema (compiled, ~20x faster)
+    decides whether a document is valid; only when it is not does jsonschema
+    walk it to report every violation with a readable message. Where the two
+    differ, the stricter answer wins (fastjsonschema anchors patterns at the
+    true end of the text, so ``"a@b.co\\n"`` is not an email).
+    """
     if data is None:
         yield [], "file is empty: expected a 'users:' list or a 'policy:' mapping"
         return
+    try:
+        _fast()(data)
+        return
+    except fastjsonschema.JsonSchemaValueException as fast_error:
+        first = fast_error
     errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    if not errors:
+        path = _path_of(first)
+        yield path, f"{_describe(path)}: {first.message.removeprefix('data.').removeprefix('data ')}"
+        return
     for error in errors:
         yield list(error.absolute_path), _message(error)

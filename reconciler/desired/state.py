@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.desired.files import SourceFile, read_tree
 from reconciler.desired.schema import schema_errors
-from reconciler.desired.yamlload import YamlProblem, line_at, load_yaml
+from reconciler.desired.yamlload import YamlProblem, item_lines, line_at, load_yaml
 from reconciler.errors import DesiredStateError, Finding
 from reconciler.model import (
     DEFAULT_MAX_CHANGES,
@@ -51,8 +51,9 @@ def digest_of(files: list[SourceFile] | tuple[DesiredFile, ...]) -> str:
 
 def _entries(file: SourceFile, data: dict[str, Any], root: Any, findings: list[Finding]) -> list[DesiredEntry]:
     entries: list[DesiredEntry] = []
+    lines = item_lines(root, "users")
     for index, raw in enumerate(data.get("users") or []):
-        line = line_at(root, ["users", index]) or 1
+        line = lines[index] if index < len(lines) else 1
         effective = None
         if "effective" in raw:
             try:

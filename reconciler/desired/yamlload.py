@@ -25,11 +25,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import Finding
 
-__all__ = ["LoadedYaml", "YamlProblem", "line_at", "load_yaml"]
+__all__ = ["LoadedYaml", "YamlProblem", "item_lines", "line_at", "load_yaml"]
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_DEPTH = 16
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STR = "tag:yaml.org,2002:str"
 
 
 class YamlProblem(Exception):
@@ -72,7 +73,7 @@ class _Converter:
         if depth > _MAX_DEPTH:
             raise YamlProblem(_line(node), f"nested more than {_MAX_DEPTH} levels deep")
         if isinstance(node, ScalarNode):
-            if node.tag == _TIMESTAMP:
+            if node.tag in (_STR, _TIMESTAMP):  # most values: no constructor needed
                 return node.value
             return self._scalars.construct_object(node, deep=True)
         if isinstance(node, SequenceNode):
@@ -106,6 +107,16 @@ def load_yaml(text: str) -> LoadedYaml:
     if root is None:
         return LoadedYaml(None, None)
     return LoadedYaml(_Converter().convert(root), root)
+
+
+def item_lines(root: Node | None, key: str) -> list[int]:
+    """The line of each item of the top-level list under ``key`` (one pass, for big files)."""
+    if not isinstance(root, MappingNode):
+        return []
+    for key_node, value_node in root.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key and isinstance(value_node, SequenceNode):
+            return [_line(item) for item in value_node.value]
+    return []
 
 
 def line_at(root: Node | None, path: Sequence[str | int]) -> int | None:
