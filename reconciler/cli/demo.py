@@ -20,7 +20,6 @@ from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_desired_dir, emit
 from reconciler.config import connection_from_env
 from reconciler.engine import Runtime
 from reconciler.report import text as text_report
-from reconciler.sandbox.server import Sandbox
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,6 +43,8 @@ def _say(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reconciler.sandbox.server import Sandbox  # only the demo (and `sandbox`) serve the fake org
+
     failures: list[str] = []
 
     def expect(condition: bool, what: str) -> None:

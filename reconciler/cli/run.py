@@ -17,9 +17,6 @@ import sys
 
 from reconciler.cli.common import EXIT_OK, add_desired_dir, add_run_options, runtime_from_args
 from reconciler.errors import ConfigError
-from reconciler.service.metrics import HealthServer, Metrics
-from reconciler.service.notify import Notifier
-from reconciler.service.runner import Schedule, Service
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
@@ -73,6 +70,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: the scheduler and Prometheus are only needed by this command.
+    from reconciler.service.metrics import HealthServer, Metrics
+    from reconciler.service.notify import Notifier
+    from reconciler.service.runner import Schedule, Service
+
     if args.cron:
         try:
             Schedule(cron=args.cron).trigger()

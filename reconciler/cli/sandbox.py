@@ -17,7 +17,6 @@ import threading
 from reconciler.cli.common import EXIT_OK
 from reconciler.errors import ConfigError
 from reconciler.sandbox.faults import Faults, RateLimit
-from reconciler.sandbox.server import Sandbox
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         allowed, window = RateLimit.parse(args.rate_limit)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    from reconciler.sandbox.server import Sandbox  # the HTTP server is only needed by this command
+
     faults = parse_faults(args.fault)
     faults.latency = args.latency or faults.latency
     limit = RateLimit(

@@ -177,6 +177,7 @@ class SandboxApp:
         self.log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._sorted_ids: list[str] | None = None
+        self._id_order: list[str] | None = None
         from reconciler.sandbox.testapi import TestApi
 
         self._test_api = TestApi(self)
@@ -448,6 +449,12 @@ class SandboxApp:
     def _matches(user: SandboxUser, state: str) -> bool:
         return state == "any" or user.state == state
 
+    def _cursor_ids(self) -> list[str]:
+        """Ids sorted once (not per page: a 100,000-user listing has 200 pages)."""
+        if self._id_order is None or len(self._id_order) != len(self.org.users):
+            self._id_order = sorted(self.org.users)
+        return self._id_order
+
     def _ordered_ids(self) -> list[str]:
         if self._sorted_ids is None or len(self._sorted_ids) != len(self.org.users):
             self._sorted_ids = sorted(self.org.users, key=lambda i: (self.org.users[i].name, i))
@@ -533,7 +540,7 @@ class SandboxApp:
                 raise ApiFailure(400, "bad.request", "Invalid cursor") from None
             if cursor_state != state:
                 raise ApiFailure(400, "bad.request", "The cursor was issued for another query")
-        ids = sorted(self.org.users)  # a stable order for cursors
+        ids = self._cursor_ids()  # a stable order for cursors
         page: list[SandboxUser] = []
         while position < len(ids) and len(page) < page_size:
             user = self.org.users[ids[position]]
