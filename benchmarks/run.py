@@ -136,18 +136,23 @@ def every_user_file(users: int, path: Path) -> None:
 
 
 def child(argv: list[str], env: dict[str, str]) -> tuple[int, float, float, float, str]:
-    """Run a process; return (exit code, wall s, CPU s, peak MB, stdout), measured for that child alone."""
+    """Run a process; return (exit code, wall s, CPU s, peak MB, stdout), measured for that process alone."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+        result = Path(tmp.name)
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=HERE.parent
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "measure.py"), str(result), *argv],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=HERE.parent,
+        check=False,
     )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    proc.stdout.close()
-    _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: wait4 gives this child's own rusage
-    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
-    return proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+    usage = json.loads(result.read_text())
+    result.unlink()
+    return proc.returncode, wall, usage["cpu"], usage["peak_mb"], proc.stdout
 
 
 def measured(sandbox: SandboxProcess, row: Row, argv: list[str]) -> Row:

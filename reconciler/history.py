@@ -110,6 +110,9 @@ class RevokeDecision:
     warning: str | None = None
 
 
+_END_SESSIONS = RevokeDecision("end the sessions of the user being deactivated")
+
+
 def _fmt(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%SZ")
 
@@ -121,7 +124,7 @@ def revoke_decision(
     if entry.state is not _INACTIVE:
         return None
     if deactivating:
-        return RevokeDecision("end the sessions of the user being deactivated")
+        return _END_SESSIONS
     if user.known_state is not _INACTIVE:
         return None
     if history is not None and history.revoke_owed:

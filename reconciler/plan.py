@@ -108,14 +108,6 @@ class Plan:
         return sum(1 for c in self.changes if c.action in STATE_ACTIONS)
 
 
-def _target_state_action(entry: DesiredEntry, state: UserState) -> Action | None:
-    if entry.state is _INACTIVE and state is _ACTIVE:
-        return _DEACTIVATE
-    if entry.state is _ACTIVE and state is _INACTIVE:
-        return _REACTIVATE
-    return None
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause the cyclic GC: planning allocates ~2 objects per user and creates no cycles, and with
@@ -179,14 +171,14 @@ def _decide(
             )
             acc.unchanged += 1
         return
-    action = _target_state_action(entry, state)
-    revoke = (
-        revoke_decision(
+    wanted = entry.state
+    if wanted is _INACTIVE:
+        action = _DEACTIVATE if state is _ACTIVE else None
+        revoke = revoke_decision(
             entry, user, history.get(user.id), deactivating=action is _DEACTIVATE, window_start=token_window_start
         )
-        if entry.state is _INACTIVE
-        else None  # only declared-inactive users ever need a revoke
-    )
+    else:  # only declared-inactive users ever need a revoke
+        action, revoke = (_REACTIVATE if state is _INACTIVE else None), None
     if action is None and revoke is None:
         acc.unchanged += 1
         return
