@@ -65,8 +65,9 @@ def test_small_plan_apply_noop(org5k: SandboxHandle, tmp_path: Path, runtime_for
     assert counts(org5k, mark) == {"POST /api/v2/users/search": 1, "GET /api/v2/users": 1}  # no-op: no writes
 
 
-def test_n_deactivations_cost_exactly_n_patches_and_n_revokes(org5k: SandboxHandle, tmp_path: Path,
-                                                              runtime_for: Any) -> None:
+def test_n_deactivations_cost_exactly_n_patches_and_n_revokes(
+    org5k: SandboxHandle, tmp_path: Path, runtime_for: Any
+) -> None:
     users = actives(org5k, 250)
     folder = leavers_file(tmp_path / "d", [f"  - id: {u.id}\n" for u in users])
     runtime = runtime_for(org5k, folder, settings=FAST)
@@ -77,16 +78,16 @@ def test_n_deactivations_cost_exactly_n_patches_and_n_revokes(org5k: SandboxHand
     assert counts(org5k, mark) == {"PATCH /api/v2/users/{id}": 250, "DELETE /api/v2/tokens/{id}": 250}
 
 
-def test_emails_cost_a_search_per_100_and_a_get_per_100(org5k: SandboxHandle, tmp_path: Path,
-                                                        runtime_for: Any) -> None:
+def test_emails_cost_a_search_per_100_and_a_get_per_100(org5k: SandboxHandle, tmp_path: Path, runtime_for: Any) -> None:
     users = actives(org5k, 300)
     folder = leavers_file(tmp_path / "d", [f"  - email: {u.email}\n" for u in users])
     runtime_for(org5k, folder, settings=FAST, read_strategy="targeted").plan()
     assert counts(org5k) == {"POST /oauth/token": 1, "POST /api/v2/users/search": 3, "GET /api/v2/users": 3}
 
 
-def test_the_auto_strategy_probes_once_and_lists_only_when_cheaper(org5k: SandboxHandle, tmp_path: Path,
-                                                                   runtime_for: Any) -> None:
+def test_the_auto_strategy_probes_once_and_lists_only_when_cheaper(
+    org5k: SandboxHandle, tmp_path: Path, runtime_for: Any
+) -> None:
     few = actives(org5k, 500)  # targeted: about 15 calls; listing: 1 probe + 10 pages
     folder = leavers_file(tmp_path / "a", [f"  - email: {u.email}\n" for u in few])
     assert runtime_for(org5k, folder, settings=FAST).plan().live.strategy == "listing"
@@ -98,8 +99,9 @@ def test_the_auto_strategy_probes_once_and_lists_only_when_cheaper(org5k: Sandbo
     assert counts(org5k, mark) == {"POST /oauth/token": 1, "POST /api/v2/users/search": 2, "GET /api/v2/users": 2}
 
 
-def test_a_lost_answer_costs_one_retry_and_one_read_back(org5k: SandboxHandle, tmp_path: Path,
-                                                         runtime_for: Any) -> None:
+def test_a_lost_answer_costs_one_retry_and_one_read_back(
+    org5k: SandboxHandle, tmp_path: Path, runtime_for: Any
+) -> None:
     (user,) = actives(org5k, 1)
     folder = leavers_file(tmp_path / "d", [f"  - id: {user.id}\n"])
     runtime = runtime_for(org5k, folder, settings=FAST)
@@ -108,5 +110,8 @@ def test_a_lost_answer_costs_one_retry_and_one_read_back(org5k: SandboxHandle, t
     mark = len(org5k.requests())
     result = runtime.apply(plan)
     assert [r.outcome.value for r in result.results] == ["skipped", "applied"]
-    assert counts(org5k, mark) == {"PATCH /api/v2/users/{id}": 2, "GET /api/v2/users": 1,
-                                   "DELETE /api/v2/tokens/{id}": 1}
+    assert counts(org5k, mark) == {
+        "PATCH /api/v2/users/{id}": 2,
+        "GET /api/v2/users": 1,
+        "DELETE /api/v2/tokens/{id}": 1,
+    }

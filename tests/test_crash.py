@@ -23,9 +23,10 @@ from tests.faultsuite import assert_invariants, make_leavers
 
 @pytest.fixture
 def slow_sandbox() -> Iterator[SandboxHandle]:
-    """Every answer is held 80 ms after the request was processed: a write lands before the client knows."""
+    """Every write's answer is held 400 ms after it was processed: it lands before the client knows, and the
+    test has time (even on a loaded machine) to kill the client in between."""
     org = Org.generate(300, now=FIXED_NOW.timestamp())
-    slow = Faults(response_delay=0.08)
+    slow = Faults(write_response_delay=0.4)
     with (
         Sandbox(org, rate_limit=RateLimit(allowed=100_000, window=1.0), faults=slow) as sb,
         httpx.Client(base_url=sb.base_url) as http,

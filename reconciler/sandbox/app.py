@@ -212,6 +212,8 @@ class SandboxApp:
             self._record(req, resp, arrived)
         if self.faults.response_delay > 0 and req.path.startswith("/api/"):
             self.sleep(self.faults.response_delay)
+        if self.faults.write_response_delay > 0 and self._is_write(req):
+            self.sleep(self.faults.write_response_delay)
         return resp
 
     def _record(self, req: Request, resp: Response, arrived: float) -> None:

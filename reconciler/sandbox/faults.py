@@ -36,6 +36,8 @@ class Faults:
     # Seconds every API response is held after the request was processed (a write
     # has landed, the client does not know yet).
     response_delay: float = 0.0
+    # The same, for writes only (PATCH user, DELETE tokens): reads stay fast.
+    write_response_delay: float = 0.0
     # A token stops being accepted (401) after this many API requests.
     expire_tokens_after: int | None = None
     # user id -> how many of its next PATCHes are preceded by another writer's edit.
@@ -63,6 +65,7 @@ class Faults:
         "drop_after_write",
         "latency",
         "response_delay",
+        "write_response_delay",
         "expire_tokens_after",
         "conflicts",
         "fail_writes",
