@@ -18,30 +18,44 @@ Apply checks its input and its output:
 
 One user's failure never stops the others: each change ends ``applied``,
 ``failed`` (with the API error) or ``skipped`` (with why). A revoke is skipped
-when the deactivation before it failed: the user would still be able to log
-straight back in, and the failure is what needs attention.
+only when Genesys refused the deactivation before it (a 4xx: nothing landed);
+after a timeout, a 5xx or anything unexpected the PATCH may have landed, so
+the sessions are ended anyway. A ledger that cannot be written is reported
+and fails the run, but never stops a lock-out.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconciler.api.client import GenesysClient
-from reconciler.errors import ApiError, NotFound, PlanRefused, VersionConflict
+from reconciler.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    LedgerError,
+    NotFound,
+    PlanRefused,
+    VersionConflict,
+)
 from reconciler.ledger import Ledger, utc_iso
 from reconciler.live import parse_user
 from reconciler.model import Action
 from reconciler.plan import Change, Plan
-from reconciler.results import ApplyResult, Outcome, Result
+from reconciler.results import STOPPED, ApplyResult, Outcome, Result
 from reconciler.settings import Settings
 
 __all__ = ["ApplyResult", "Outcome", "Result", "execute"]
 
 log = logging.getLogger("reconciler.apply")
+
+
+_REFUSALS = (BadRequest, Forbidden, NotFound, VersionConflict)  # 4xx answers: the write did not land
 
 
 class _UserRun:
@@ -51,82 +65,94 @@ class _UserRun:
         self.client = client
         self.settings = settings
         self.ledger = ledger
+        self.ledger_failures = 0
+        self._lock = threading.Lock()
 
     def run(self, changes: list[Change]) -> list[Result]:
         results: list[Result] = []
-        state_reached = True
+        refused = False  # Genesys refused the state change: it certainly did not land
         for change in changes:
-            if change.action is Action.REVOKE_TOKENS and not state_reached:
-                results.append(self._record_skip(change, "not attempted: the deactivation before it failed"))
+            if change.action is Action.REVOKE_TOKENS and refused:
+                results.append(
+                    self._record_skip(
+                        change, "not attempted: Genesys refused the deactivation before it, so nothing changed"
+                    )
+                )
                 continue
-            result = self._attempt(change)
+            result, refused_now = self._attempt(change)
             results.append(result)
-            if change.action in (Action.DEACTIVATE, Action.REACTIVATE):
-                state_reached = result.outcome is not Outcome.FAILED
+            if change.action is not Action.REVOKE_TOKENS:
+                # After any other failure (a timeout, a 5xx, a crash) the PATCH may have landed:
+                # ending the sessions is then essential, and harmless if it did not land.
+                refused = refused_now
         return results
 
     # --- ledger -------------------------------------------------------------------
 
+    def _append(self, record: dict[str, Any]) -> None:
+        """Journal a record. A ledger that cannot be written is reported, but never stops a lock-out."""
+        if self.ledger is None:
+            return
+        try:
+            self.ledger.append(record)
+        except LedgerError as exc:
+            with self._lock:
+                self.ledger_failures += 1
+            log.error("audit ledger: %s", exc, extra={"event": "ledger_failed"})
+
     def _intent(self, change: Change) -> str:
         attempt = uuid.uuid4().hex
-        if self.ledger is not None:
-            self.ledger.append(
-                {
-                    "event": "intent",
-                    "attempt": attempt,
-                    "action": change.action.value,
-                    "user_id": change.user_id,
-                    "email": change.email,
-                    "name": change.name,
-                    "before": change.before,
-                    "after": change.after,
-                    "version": change.version,
-                    "source": change.source,
-                    "reason": change.reason,
-                    "ticket": change.ticket,
-                    "detail": change.detail,
-                }
-            )
+        self._append(
+            {
+                "event": "intent",
+                "attempt": attempt,
+                "action": change.action.value,
+                "user_id": change.user_id,
+                "email": change.email,
+                "name": change.name,
+                "before": change.before,
+                "after": change.after,
+                "version": change.version,
+                "source": change.source,
+                "reason": change.reason,
+                "ticket": change.ticket,
+                "detail": change.detail,
+            }
+        )
         return attempt
 
     def _outcome(
         self, attempt: str | None, result: Result, *, correlation_id: str | None = None, server_time: str | None = None
     ) -> Result:
-        if self.ledger is not None:
-            c = result.change
-            self.ledger.append(
-                {
-                    "event": "outcome",
-                    "attempt": attempt,
-                    "action": c.action.value,
-                    "user_id": c.user_id,
-                    "email": c.email,
-                    "before": c.before,
-                    "after": c.after,
-                    "source": c.source,
-                    "outcome": result.outcome.value,
-                    "message": result.message,
-                    "error": result.error,
-                    "correlation_id": correlation_id or (result.error or {}).get("correlation_id"),
-                    "server_time": server_time,
-                    "version_after": result.version_after,
-                }
-            )
+        c = result.change
+        self._append(
+            {
+                "event": "outcome",
+                "attempt": attempt,
+                "action": c.action.value,
+                "user_id": c.user_id,
+                "email": c.email,
+                "before": c.before,
+                "after": c.after,
+                "source": c.source,
+                "outcome": result.outcome.value,
+                "message": result.message,
+                "error": result.error,
+                "correlation_id": correlation_id or (result.error or {}).get("correlation_id"),
+                "server_time": server_time,
+                "version_after": result.version_after,
+            }
+        )
         level = logging.WARNING if result.outcome is Outcome.FAILED else logging.INFO
         log.log(
             level,
             "%s %s (%s): %s%s",
-            result.change.action.value,
-            result.change.email or result.change.user_id,
-            result.change.user_id,
+            c.action.value,
+            c.email or c.user_id,
+            c.user_id,
             result.outcome.value,
             f": {result.message}" if result.message else "",
-            extra={
-                "event": "write",
-                "action": result.change.action.value,
-                "user_id": result.change.user_id,
-                "outcome": result.outcome.value,
-            },
+            extra={"event": "write", "action": c.action.value, "user_id": c.user_id, "outcome": result.outcome.value},
         )
         return result
 
@@ -135,14 +161,20 @@ class _UserRun:
 
     # --- writes -------------------------------------------------------------------
 
-    def _attempt(self, change: Change) -> Result:
+    def _attempt(self, change: Change) -> tuple[Result, bool]:
+        """(result, refused): refused means Genesys said no, so the write certainly did not land."""
         attempt = self._intent(change)
         try:
             if change.action is Action.REVOKE_TOKENS:
-                return self._revoke(change, attempt)
+                return self._revoke(change, attempt), False
             return self._set_state(change, attempt)
         except ApiError as exc:
-            return self._outcome(attempt, Result(change, Outcome.FAILED, exc.message, exc.as_dict()))
+            failed = Result(change, Outcome.FAILED, exc.message, exc.as_dict())
+            return self._outcome(attempt, failed), isinstance(exc, _REFUSALS)
+        except Exception as exc:  # one user's surprise must not cost the others their results
+            log.exception("%s %s failed unexpectedly", change.action.value, change.user_id)
+            failed = Result(change, Outcome.FAILED, f"unexpected {type(exc).__name__}: {exc}")
+            return self._outcome(attempt, failed), False
 
     def _revoke(self, change: Change, attempt: str) -> Result:
         try:
@@ -161,24 +193,26 @@ class _UserRun:
             server_time=utc_iso(server) if server else None,
         )
 
-    def _set_state(self, change: Change, attempt: str) -> Result:
+    def _set_state(self, change: Change, attempt: str) -> tuple[Result, bool]:
+        # The state written comes from the action, never from the plan's free-text fields.
+        target = "inactive" if change.action is Action.DEACTIVATE else "active"
         version = change.version
         for _ in range(self.settings.conflict_retries + 1):
             try:
-                resp = self.client.set_state(change.user_id, change.after, version)
+                resp = self.client.set_state(change.user_id, target, version)
             except VersionConflict:
                 fresh = self._reread(change)
-                if fresh.state == change.after:
+                if fresh.state == target:
                     return self._outcome(
                         attempt,
                         Result(
                             change,
                             Outcome.SKIPPED,
-                            f"already {change.after}: changed since the plan (by someone else, or by an earlier "
-                            f"attempt whose answer was lost)",
+                            f"already {target}: changed since the plan (by someone else, or by an earlier attempt "
+                            f"whose answer was lost)",
                             version_after=fresh.version,
                         ),
-                    )
+                    ), False
                 if fresh.state != change.before or fresh.version is None:
                     return self._outcome(
                         attempt,
@@ -187,35 +221,35 @@ class _UserRun:
                             Outcome.FAILED,
                             f"the user changed to {fresh.state!r} since the plan; not touching it",
                         ),
-                    )
+                    ), True
                 log.info("%s: version %s is stale, retrying with %s", change.user_id, version, fresh.version)
                 version = fresh.version
                 continue
             returned = resp.data.get("state")
             after_version = resp.data.get("version")
-            if returned != change.after:
+            if returned != target:
                 return self._outcome(
                     attempt,
                     Result(
                         change,
                         Outcome.FAILED,
-                        f"inconsistent result after apply: asked for {change.after}, Genesys returned {returned!r}",
+                        f"inconsistent result after apply: asked for {target}, Genesys returned {returned!r}",
                     ),
                     correlation_id=resp.correlation_id,
-                )
+                ), False
             new_version = after_version if isinstance(after_version, int) else None
             return self._outcome(
                 attempt, Result(change, Outcome.APPLIED, version_after=new_version), correlation_id=resp.correlation_id
-            )
+            ), False
         return self._outcome(
             attempt,
             Result(
                 change,
                 Outcome.FAILED,
-                f"version conflict {self.settings.conflict_retries + 1} times in a row: another writer keeps "
-                f"changing this user",
+                f"version conflict {self.settings.conflict_retries + 1} times in a row: another writer keeps changing "
+                f"this user",
             ),
-        )
+        ), True
 
     def _reread(self, change: Change) -> Any:
         raws = self.client.users_by_ids([change.user_id])
@@ -246,7 +280,7 @@ def execute(
 
     def work(user_id: str) -> list[Result]:
         if should_stop():
-            return [Result(c, Outcome.SKIPPED, "not started: shutting down") for c in groups[user_id]]
+            return [Result(c, Outcome.SKIPPED, STOPPED) for c in groups[user_id]]
         results = runner.run(groups[user_id])
         if on_result is not None:
             for r in results:
@@ -256,7 +290,13 @@ def execute(
     with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="apply") as pool:
         futures = {uid: pool.submit(work, uid) for uid in groups}
         for uid, future in futures.items():
-            by_user[uid] = future.result()
+            try:
+                by_user[uid] = future.result()
+            except Exception as exc:  # a bug in our own code: report it for this user, keep the rest
+                log.exception("applying the changes of %s failed", uid)
+                by_user[uid] = [Result(c, Outcome.FAILED, f"unexpected {type(exc).__name__}") for c in groups[uid]]
     results = [r for uid in groups for r in by_user[uid]]
-    interrupted = any(r.message == "not started: shutting down" for r in results)
-    return ApplyResult(plan=plan, results=tuple(results), interrupted=interrupted)
+    interrupted = any(r.message == STOPPED for r in results)
+    return ApplyResult(
+        plan=plan, results=tuple(results), interrupted=interrupted, ledger_failures=runner.ledger_failures
+    )

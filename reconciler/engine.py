@@ -30,7 +30,7 @@ from reconciler.live import parse_user, read_live
 from reconciler.model import DesiredState, LiveState, LiveUser
 from reconciler.plan import Plan, build
 from reconciler.results import ApplyResult, Result
-from reconciler.saved import stale_reasons
+from reconciler.saved import mismatches, stale_reasons
 from reconciler.settings import Settings
 
 __all__ = ["PlanRun", "Runtime", "git_commit"]
@@ -178,6 +178,14 @@ class Runtime:
                     raise
                 unreadable.extend(batch)
         reasons = stale_reasons(plan, desired, live, unreadable)
+        if not reasons and desired is not None:
+            wrong = mismatches(plan, desired, live)
+            if wrong:
+                raise StalePlan(
+                    f"the saved plan asks for changes its desired state does not ({len(wrong)}); "
+                    f"nothing was applied. Was it edited by hand? Make a new plan",
+                    tuple(wrong),
+                )
         if reasons:
             raise StalePlan(
                 f"the saved plan is stale ({len(reasons)} reason(s)); nothing was applied. "

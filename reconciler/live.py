@@ -26,11 +26,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.api.client import GenesysClient
-from reconciler.errors import ApiError, AuthError, Forbidden, TransientError, UnexpectedResponse
+from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse
 from reconciler.model import DesiredEntry, LiveState, LiveUser
 from reconciler.settings import Settings
 
@@ -61,6 +61,8 @@ def parse_user(raw: Mapping[str, Any]) -> LiveUser:
             issued = datetime.fromisoformat(token["dateIssued"].replace("Z", "+00:00"))
         except ValueError:
             issued = None
+        if issued is not None and issued.tzinfo is None:  # Genesys's timestamps are UTC
+            issued = issued.replace(tzinfo=UTC)
     email = raw.get("email")
     name = raw.get("name")
     return LiveUser(
@@ -198,23 +200,39 @@ def read_live(
         estimate = estimate_targeted_calls(len(id_entries), len({e.email_key for e in email_entries}), settings)
         chosen = "targeted"
         if estimate > PROBE_THRESHOLD:
-            total = client.count_users("any")
-            pages = math.ceil(total / settings.list_page_size)
-            log.info("org has %d users: listing costs %d calls, targeted reads about %d", total, pages, estimate)
-            if pages < estimate:
-                chosen = "listing"
+            try:
+                total = client.count_users("any")
+            except ApiError as exc:
+                if isinstance(exc, AuthError):
+                    raise
+                log.warning("cannot size the org (%s); reading the managed users in batches", exc)
+                total = None
+            if total is not None:
+                pages = math.ceil(total / settings.list_page_size)
+                log.info("org has %d users: listing costs %d calls, targeted reads about %d", total, pages, estimate)
+                if pages < estimate:
+                    chosen = "listing"
     if chosen == "listing":
         try:
             reader.listing(id_entries, email_entries)
-        except (Forbidden, TransientError, UnexpectedResponse) as exc:
-            # /users/query needs directory:user:view in every division, and one bad
-            # page spoils a whole listing: batched reads isolate failures per user.
+        except ApiError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            # /users/query needs directory:user:view in every division, and one bad page spoils a
+            # whole listing: batched reads isolate failures per user.
             log.warning("full listing failed (%s); reading the managed users in batches instead", exc)
             reader = _Reader(client, settings)
             chosen = "targeted"
     if chosen == "targeted":
         reader.targeted(id_entries, email_entries)
-    active = client.count_users("active") if need_active_count else None
+    active = None
+    if need_active_count:
+        try:
+            active = client.count_users("active")
+        except ApiError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            log.warning("cannot count the org's active users (%s)", exc)  # the plan reports budget_unknown
     index = {k: tuple(dict.fromkeys(v)) for k, v in reader.email_index.items()}
     return LiveState(
         users=reader.users, email_index=index, read_errors=reader.errors, active_users=active, strategy=chosen

@@ -326,6 +326,32 @@ def _targeted(entries: tuple[DesiredEntry, ...], targets: tuple[str, ...]) -> tu
     return sorted(chosen, key=lambda e: order[id(e)]), problems
 
 
+def _clashes_outside(
+    resolved: list[Resolved], everything: tuple[DesiredEntry, ...], chosen: list[DesiredEntry]
+) -> list[Problem]:
+    """With --target, a targeted user may also be declared by an entry left out (by id in one file,
+    by email in another): that is still an error, exactly as in a full plan."""
+    picked = {id(e) for e in chosen}
+    others = [e for e in everything if id(e) not in picked]
+    by_id = {e.id: e for e in others if e.id}
+    by_email = {e.email_key: e for e in others if e.email_key}
+    problems = []
+    for entry, user in resolved:
+        other = by_id.get(user.id) or (by_email.get(user.email.lower()) if user.email else None)
+        if other is not None:
+            problems.append(
+                Problem(
+                    "error",
+                    "user.declared_twice",
+                    f"{entry.label} and {other.label} ({other.source}) are the same Genesys user "
+                    f"{user.id}; keep one entry",
+                    str(entry.source),
+                    user.id,
+                )
+            )
+    return problems
+
+
 def build(
     desired: DesiredState,
     live: LiveState,
@@ -343,6 +369,8 @@ def build(
     window = token_window_start if token_window_start is not None else now - timedelta(hours=48)
     with _collector_paused():
         resolved, resolve_problems = resolve(entries, live, desired.policy)
+        if targets:
+            resolve_problems += _clashes_outside(resolved, desired.entries, entries)
         acc = _Acc(problems=problems + resolve_problems)
         for item in resolved:
             _decide(item, acc, now, history, desired, window)

@@ -12,7 +12,9 @@ from typing import Any
 
 from reconciler.plan import Change, Plan
 
-__all__ = ["ApplyResult", "Outcome", "Result"]
+__all__ = ["STOPPED", "ApplyResult", "Outcome", "Result"]
+
+STOPPED = "not started: shutting down"
 
 
 class Outcome(StrEnum):
@@ -35,6 +37,7 @@ class ApplyResult:
     plan: Plan
     results: tuple[Result, ...]
     interrupted: bool = False  # a shutdown request left some users untouched
+    ledger_failures: int = 0  # audit records that could not be written (the writes themselves went on)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -42,4 +45,8 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         """Everything needed was done (or nothing was needed)."""
-        return not self.interrupted and all(r.outcome is not Outcome.FAILED for r in self.results)
+        return (
+            not self.interrupted
+            and not self.ledger_failures
+            and all(r.outcome is not Outcome.FAILED for r in self.results)
+        )

@@ -23,7 +23,7 @@ from reconciler.model import Action, DesiredFile, DesiredState, LiveUser
 from reconciler.plan import Change, Pending, Plan, Problem
 from reconciler.report.json import FORMAT_VERSION, dumps, plan_document
 
-__all__ = ["load_plan_file", "plan_from_document", "stale_reasons", "write_plan_file"]
+__all__ = ["load_plan_file", "mismatches", "plan_from_document", "stale_reasons", "write_plan_file"]
 
 
 def _when(raw: Any) -> datetime | None:
@@ -140,4 +140,41 @@ def stale_reasons(
                 f"user {who} changed since the plan: version {change.version} -> {user.version}, "
                 f"state {expected_state} -> {user.state}"
             )
+    return reasons
+
+
+_SHAPES = {
+    Action.DEACTIVATE: ("active", "inactive"),
+    Action.REACTIVATE: ("inactive", "active"),
+    Action.REVOKE_TOKENS: ("inactive", "inactive"),
+}
+
+
+def mismatches(plan: Plan, desired: DesiredState, live: Mapping[str, LiveUser]) -> list[str]:
+    """Changes the desired state does not call for (a plan file edited by hand, or a bug). Pure.
+
+    Every saved change must be one the named desired state asks for: a declared
+    user, its declared state, the only transition its action can make, and not
+    a protected user. Only then may apply send it.
+    """
+    by_id = {e.id: e for e in desired.entries if e.id}
+    by_email = {e.email_key: e for e in desired.entries if e.email_key}
+    reasons: list[str] = []
+    for change in plan.changes:
+        user = live.get(change.user_id)
+        who = change.email or change.user_id
+        if (change.before, change.after) != _SHAPES[change.action]:
+            reasons.append(
+                f"{change.action.value} of {who} goes from {change.before} to {change.after}, "
+                f"which that action cannot do"
+            )
+            continue
+        email = user.email.lower() if user is not None and user.email else None
+        entry = by_id.get(change.user_id) or (by_email.get(email) if email else None)
+        if entry is None:
+            reasons.append(f"{who} ({change.user_id}) is not declared in the desired state")
+        elif entry.state != change.after:
+            reasons.append(f"{who} is declared {entry.state}, but the plan makes it {change.after}")
+        elif desired.policy.is_protected(change.user_id, email) or desired.policy.is_protected(None, entry.email):
+            reasons.append(f"{who} is protected by the policy")
     return reasons

@@ -71,15 +71,22 @@ class Pacer:
         return self._rate
 
     def acquire(self) -> None:
-        """Wait for this worker's turn to send one request."""
+        """Wait for this worker's turn to send one request.
+
+        A worker already asleep when another one is refused with a 429 checks
+        again on waking: nobody sends until the Retry-After pause is over.
+        """
         with self._lock:
             now = self._clock()
             interval = self._current_interval(now)
             slot = max(now, self._next_slot, self._blocked_until)
             self._next_slot = slot + interval
             self._in_flight += 1
-        if slot > now:
+        while slot > now:
             self._sleep(slot - now)
+            with self._lock:
+                now = self._clock()
+                slot = max(now, self._blocked_until)
 
     def release(self, headers: Mapping[str, str] | None) -> None:
         """A response (or failure) arrived for a request made after ``acquire``."""

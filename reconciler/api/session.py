@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -80,9 +81,11 @@ class ApiResponse:
         """The response's Date header: Genesys's clock, to compare with its timestamps."""
         raw = self.headers.get("date")
         try:
-            return parsedate_to_datetime(raw) if raw else None
+            when = parsedate_to_datetime(raw) if raw else None
         except (TypeError, ValueError):
             return None
+        # "-0000" parses as naive; an HTTP date is always UTC.
+        return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 class ApiStats:
@@ -236,7 +239,8 @@ class ApiSession:
             self.stats.retries += 1
             delay = state.upcoming_sleep
             if isinstance(exc, RateLimited):
-                what = f"waiting Retry-After {exc.retry_after:g} s (all workers)"
+                pause = f"{exc.retry_after:g} s" if exc.retry_after is not None else "(none given: 1 s)"
+                what = f"waiting Retry-After {pause} (all workers)"
             else:
                 attempt = f"attempt {counts['transient'] + 1} of {self.settings.retry_attempts}"
                 what = f"retrying in {delay:.2f} s ({attempt})"
@@ -279,6 +283,9 @@ class ApiSession:
         except httpx.TransportError as exc:
             self.stats.record(endpoint_name(method, path), 0)
             raise NetworkError(f"connection failed ({type(exc).__name__})", request=f"{method} {path}") from None
+        except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded: an answer we cannot trust
+            self.stats.record(endpoint_name(method, path), 0)
+            raise UnexpectedResponse(f"unreadable answer ({type(exc).__name__})", request=f"{method} {path}") from None
         finally:
             self.pacer.release(headers)
         self.stats.record(endpoint_name(method, path), resp.status_code)
@@ -302,9 +309,11 @@ class ApiSession:
             return ApiResponse(status, data, resp.headers, correlation)
         if status == 429:
             retry_after = _retry_after(resp.headers.get("retry-after"))
-            self.pacer.rate_limited_for(retry_after if retry_after is not None else 1.0)
-            err = self._error(resp, method, path, RateLimited, "rate limited", retry_after=retry_after)
-            raise err
+            wait = retry_after if retry_after is not None else 1.0
+            if wait <= self.settings.max_retry_after:
+                self.pacer.rate_limited_for(wait)
+            # Longer than max_retry_after: this request fails (see stop()) instead of stalling every worker.
+            raise self._error(resp, method, path, RateLimited, "rate limited", retry_after=retry_after)
         if status in TRANSIENT_STATUSES:
             raise self._error(resp, method, path, ServerError, "Genesys is temporarily unavailable")
         if status == 409:
@@ -345,11 +354,13 @@ def _retry_after(raw: str | None) -> float | None:
     if raw is None:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.service.notify import Notifier
     from reconciler.service.runner import Schedule, Service
 
+    webhook = (args.notify_webhook or "").strip() or None
+    if webhook and not webhook.startswith(("https://", "http://")):
+        raise ConfigError("--notify-webhook (or RECONCILER_NOTIFY_WEBHOOK) must be an http(s) URL")
     if args.cron:
         try:
             Schedule(cron=args.cron).trigger()
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     )
     runtime = runtime_from_args(args)
     metrics = Metrics()
-    notifier = Notifier(args.notify_webhook)
+    notifier = Notifier(webhook)
     service = Service(
         runtime, schedule, metrics=metrics, notifier=notifier, report_only=args.report_only, git_pull=args.git_pull
     )

@@ -106,7 +106,8 @@ def _fast() -> Callable[[Any], Any]:
 
 
 def _path_of(fast_error: fastjsonschema.JsonSchemaValueException) -> list[str | int]:
-    return [p for p in (fast_error.path or [])[1:] if isinstance(p, (str, int))]
+    """fastjsonschema's path ('data', 'users', '0', 'email') as ours (['users', 0, 'email'])."""
+    return [int(p) if isinstance(p, str) and p.isdigit() else p for p in (fast_error.path or [])[1:]]
 
 
 def schema_errors(data: Any) -> Iterator[tuple[list[str | int], str]]:
@@ -127,9 +128,15 @@ def schema_errors(data: Any) -> Iterator[tuple[list[str | int], str]]:
     except fastjsonschema.JsonSchemaValueException as fast_error:
         first = fast_error
     errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    if not errors:
+    if not errors:  # only the stricter engine objects: a value that merely looks valid to jsonschema
         path = _path_of(first)
-        yield path, f"{_describe(path)}: {first.message.removeprefix('data.').removeprefix('data ')}"
+        field = path[-1] if path else None
+        kind = {
+            "email": "a valid email address",
+            "id": "a Genesys user id (a lower-case UUID)",
+            "effective": "an ISO 8601 instant with a time zone",
+        }.get(str(field), f"valid ({first.rule})")
+        yield path, f"{_describe(path)}: {first.value!r} is not {kind}"
         return
     for error in errors:
         yield list(error.absolute_path), _message(error)

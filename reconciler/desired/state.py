@@ -9,6 +9,7 @@ downstream runs unless the whole tree is valid.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from datetime import datetime
 from typing import Any
@@ -129,6 +130,15 @@ def load_desired(root: str | os.PathLike[str], settings: Settings | None = None)
         entries.extend(_entries(file, data, loaded.root, findings))
         if "policy" in data:
             this = _policy(file, data["policy"], loaded.root)
+            percent = this.max_changes_percent
+            if percent is not None and not math.isfinite(percent):
+                findings.append(
+                    Finding(
+                        file.path,
+                        line_at(loaded.root, ["policy", "max_changes_percent"]),
+                        "policy.max_changes_percent must be a number above 0 and at most 100",
+                    )
+                )
             if policy is not None:
                 findings.append(
                     Finding(

@@ -31,6 +31,9 @@ _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_DEPTH = 16
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class YamlProblem(Exception):
@@ -75,7 +78,14 @@ class _Converter:
         if isinstance(node, ScalarNode):
             if node.tag in (_STR, _TIMESTAMP):  # most values: no constructor needed
                 return node.value
-            return self._scalars.construct_object(node, deep=True)
+            if node.tag == _MERGE:
+                raise YamlProblem(_line(node), "YAML merge keys (<<) are not allowed: write each key out")
+            try:
+                return self._scalars.construct_object(node, deep=True)
+            except yaml.YAMLError:
+                raise YamlProblem(_line(node), f"unsupported YAML tag {node.tag}") from None
+        if node.tag not in (_SEQ, _MAP):
+            raise YamlProblem(_line(node), f"unsupported YAML tag {node.tag}")
         if isinstance(node, SequenceNode):
             return [self.convert(item, depth + 1) for item in node.value]
         if isinstance(node, MappingNode):

@@ -11,7 +11,7 @@ Bump ``FORMAT_VERSION`` on any incompatible change.
     problems: [{severity, code, message, source, id}]
     apply only:
     results:  [{action, id, email, outcome, message, error: {status, code, correlation_id, message} | null}]
-    outcomes: {applied, failed, skipped}
+    outcomes: {applied, failed, skipped}, ledger_failures
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ def apply_document(result: ApplyResult) -> dict[str, Any]:
         for r in result.results
     ]
     doc["outcomes"] = {o.value: result.count(o) for o in Outcome}
+    doc["ledger_failures"] = result.ledger_failures
     return doc
 
 

@@ -119,4 +119,6 @@ def render_apply(result: ApplyResult) -> str:
     else:
         status = "complete" if result.ok else ("interrupted" if result.interrupted else "incomplete")
         out.append(f"Apply {status}: {applied} applied, {failed} failed, {skipped} skipped.")
+    if result.ledger_failures:
+        out.append(f"The audit ledger could not be written {result.ledger_failures} time(s); see the log.")
     return "\n".join(out) + "\n"

@@ -20,7 +20,7 @@ log = logging.getLogger("reconciler.service")
 
 class Notifier:
     def __init__(self, url: str | None, *, timeout: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
-        self.url = url
+        self.url = url.strip() if url else None
         self._client = httpx.Client(timeout=timeout, transport=transport) if url else None
         self.sent = 0
         self.failed = 0
@@ -33,7 +33,7 @@ class Notifier:
             resp = self._client.post(self.url, json=payload)
             resp.raise_for_status()
             self.sent += 1
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # whatever goes wrong with a notification, the tick goes on
             self.failed += 1
             log.warning(
                 "notification %s not delivered (%s); the tick goes on",
