@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_format, add_run_options, emit, runtime_from_args
 from reconciler.cli.plan import render
+from reconciler.engine import Runtime
 from reconciler.errors import StalePlan
 from reconciler.plan import Plan
 from reconciler.report import json as json_report
@@ -68,6 +69,18 @@ def _refuse(plan: Plan, fmt: str, why: str) -> int:
     return EXIT_ERROR
 
 
+def _execute(runtime: Runtime, plan: Plan, fmt: str, *, show_plan: bool) -> int:
+    """The common tail: (show the plan,) apply it, report, exit code."""
+    try:
+        if show_plan and fmt == "text":
+            emit(text_report.render_plan(plan))
+        result = runtime.apply(plan)
+    finally:
+        runtime.close()
+    emit(_render_result(result, fmt))
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
 def _saved(path: Path, args: argparse.Namespace) -> int:
     plan = load_plan_file(path)
     if args.target or args.allow_mass_change:
@@ -80,20 +93,34 @@ def _saved(path: Path, args: argparse.Namespace) -> int:
     # The ledger (and the staleness check) belong to the folder the plan was made from.
     runtime = runtime_from_args(args, desired_dir=Path(plan.desired_root or "."))
     try:
-        try:
-            runtime.check_saved(plan)
-        except StalePlan as exc:
-            for reason in exc.reasons:
-                sys.stderr.write(f"  {reason}\n")
-            sys.stderr.write(f"reconciler: apply refused: {exc}\n")
-            return EXIT_ERROR
-        if args.format == "text":
-            emit(text_report.render_plan(plan))
-        result = runtime.apply(plan)
-    finally:
+        runtime.check_saved(plan)
+    except StalePlan as exc:
         runtime.close()
-    emit(_render_result(result, args.format))
-    return EXIT_OK if result.ok else EXIT_ERROR
+        for reason in exc.reasons:
+            sys.stderr.write(f"  {reason}\n")
+        sys.stderr.write(f"reconciler: apply refused: {exc}\n")
+        return EXIT_ERROR
+    except BaseException:
+        runtime.close()
+        raise
+    return _execute(runtime, plan, args.format, show_plan=True)
+
+
+def _approved(plan: Plan, args: argparse.Namespace) -> bool:
+    """Auto-approved, or a 'yes' on a terminal. Without a terminal, refuse (and say how to proceed)."""
+    if args.auto_approve:
+        return True
+    if args.format != "json":
+        emit(render(plan, args.format))
+    if not sys.stdin.isatty():
+        sys.stderr.write(
+            "reconciler: apply refused: no terminal to confirm on; review the plan and re-run with --auto-approve\n"
+        )
+        return False
+    if not _confirm("\nDo you want to make these changes? Only 'yes' will be accepted: "):
+        sys.stderr.write("reconciler: apply cancelled; nothing was changed\n")
+        return False
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,28 +129,19 @@ def run(args: argparse.Namespace) -> int:
     runtime = runtime_from_args(args)
     try:
         plan = runtime.plan(targets=tuple(args.target), allow_mass_change=args.allow_mass_change).plan
+        refusal = None
         if plan.has_errors:
-            return _refuse(plan, args.format, f"the plan has {len(plan.errors)} error(s)")
-        if not plan.has_changes:
+            refusal = _refuse(plan, args.format, f"the plan has {len(plan.errors)} error(s)")
+        elif not plan.has_changes:
             nothing = ApplyResult(plan=plan, results=())
             emit(text_report.render_plan(plan) if args.format == "text" else _render_result(nothing, args.format))
-            return EXIT_OK
-        if not args.auto_approve:
-            if args.format != "json":
-                emit(render(plan, args.format))
-            if not sys.stdin.isatty():
-                sys.stderr.write(
-                    "reconciler: apply refused: no terminal to confirm on; review the plan and "
-                    "re-run with --auto-approve\n"
-                )
-                return EXIT_ERROR
-            if not _confirm("\nDo you want to make these changes? Only 'yes' will be accepted: "):
-                sys.stderr.write("reconciler: apply cancelled; nothing was changed\n")
-                return EXIT_ERROR
-        elif args.format == "text":
-            emit(text_report.render_plan(plan))
-        result = runtime.apply(plan)
-    finally:
+            refusal = EXIT_OK
+        elif not _approved(plan, args):
+            refusal = EXIT_ERROR
+    except BaseException:
         runtime.close()
-    emit(_render_result(result, args.format))
-    return EXIT_OK if result.ok else EXIT_ERROR
+        raise
+    if refusal is not None:
+        runtime.close()
+        return refusal
+    return _execute(runtime, plan, args.format, show_plan=args.auto_approve)
