@@ -39,14 +39,14 @@ def calls(client: GenesysClient) -> dict[str, int]:
 def test_a_few_emails_cost_one_search_and_one_batched_get(client: GenesysClient) -> None:
     entries = [entry("Jane.Doe@example.com"), entry("john.roe@example.com"), entry("priya.shah@example.com")]
     live = read_live(client, entries, settings=FAST)
-    assert calls(client) == {"POST /api/v2/users/search": 1, "GET /api/v2/users": 1}
+    assert calls(client) == {"POST /oauth/token": 1, "POST /api/v2/users/search": 1, "GET /api/v2/users": 1}
     assert live.strategy == "targeted"
     assert live.email_index["jane.doe@example.com"] == (JANE,)
 
 
 def test_ids_need_no_search(client: GenesysClient) -> None:
     read_live(client, [entry(id=JANE)], settings=FAST)
-    assert calls(client) == {"GET /api/v2/users": 1}
+    assert calls(client) == {"POST /oauth/token": 1, "GET /api/v2/users": 1}
 
 
 def test_batches_are_100_ids_and_100_search_values(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_batches_are_100_ids_and_100_search_values(tmp_path: Path) -> None:
         client = GenesysClient(ApiSession(connection_from_env(sb.env), FAST))
         users = [u for u in list(org.users.values())[12:] if u.email == u.email.lower()][:250]
         read_live(client, [entry(u.email) for u in users], settings=FAST, strategy="targeted")
-        assert calls(client) == {"POST /api/v2/users/search": 3, "GET /api/v2/users": 3}
+        assert calls(client) == {"POST /oauth/token": 1, "POST /api/v2/users/search": 3, "GET /api/v2/users": 3}
         client.close()
 
 
@@ -67,7 +67,7 @@ def test_a_large_share_of_a_small_org_switches_to_one_listing(tmp_path: Path) ->
         live = read_live(client, [entry(u.email) for u in users], settings=FAST)
         assert live.strategy == "listing"
         # one count probe, then 600 users at 500 a page; no search, no per-batch GET
-        assert calls(client) == {"GET /api/v2/users": 1, "GET /api/v2/users/query": 2}
+        assert calls(client) == {"POST /oauth/token": 1, "GET /api/v2/users": 1, "GET /api/v2/users/query": 2}
         assert all(u.email.lower() in live.email_index for u in users)
         assert set(live.users) <= {u.id for u in users}  # nobody else is kept
         client.close()

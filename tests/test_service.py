@@ -161,7 +161,7 @@ def test_hundreds_of_ticks_keep_memory_and_file_descriptors_flat(
         (rss_early, fds_early), (rss_late, fds_late) = samples[60], samples[400]
         print(f"\nservice after 60 ticks: {rss_early} kB, {fds_early} fds; after 400: {rss_late} kB, {fds_late} fds")
         assert rss_late - rss_early < 4096, f"RSS grew {rss_late - rss_early} kB over 340 ticks"
-        assert abs(fds_late - fds_early) <= 2
+        assert fds_late <= fds_early + 2  # no growth (a probe connection may come and go)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

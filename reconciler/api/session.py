@@ -118,10 +118,11 @@ class _TokenSource:
 
     EARLY_REFRESH = 60.0  # seconds before expires_in that we stop trusting a token
 
-    def __init__(self, conn: Connection, http: httpx.Client, clock: Callable[[], float]) -> None:
+    def __init__(self, conn: Connection, http: httpx.Client, clock: Callable[[], float], stats: ApiStats) -> None:
         self._conn = conn
         self._http = http
         self._clock = clock
+        self._stats = stats
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires = 0.0
@@ -155,7 +156,9 @@ class _TokenSource:
             resp = self._http.post(
                 url, data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
             )
+            self._stats.record("POST /oauth/token", resp.status_code)
         except httpx.TransportError as exc:
+            self._stats.record("POST /oauth/token", 0)
             raise NetworkError(
                 f"cannot reach the login endpoint: {type(exc).__name__}", request=f"POST {url}"
             ) from None
@@ -195,9 +198,9 @@ class ApiSession:
             timeout=self.settings.request_timeout,
             headers={"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"},
         )
-        self.tokens = _TokenSource(conn, self.http, clock)
-        self.pacer = Pacer(self.settings.requests_per_minute, clock=clock, sleep=sleep)
         self.stats = ApiStats()
+        self.tokens = _TokenSource(conn, self.http, clock, self.stats)
+        self.pacer = Pacer(self.settings.requests_per_minute, clock=clock, sleep=sleep)
         self._sleep = sleep
         self._jitter = jitter
 
