@@ -27,7 +27,9 @@ def test_readme_opens_with_exactly_two_commands() -> None:
 
 def test_ci_runs_the_readmes_test_command() -> None:
     script = (ROOT / ".ci" / "run").read_text()
-    assert "lines[1]" in script and 'bash -c "$test_command"' in script
+    _, tests = quickstart()
+    assert f'TEST_COMMAND="{tests}"' in script
+    assert f"\n{tests}\n" in script  # run as written, not only compared
     assert all(tool in script for tool in ("ruff check", "ruff format --check", "mypy", "lint-imports"))
 
 
