@@ -267,7 +267,6 @@ def execute(
     settings: Settings,
     ledger: Ledger | None = None,
     should_stop: Callable[[], bool] = lambda: False,
-    on_result: Callable[[Result], None] | None = None,
 ) -> ApplyResult:
     """Make the plan's changes. Raises PlanRefused for a plan with errors; otherwise returns outcomes."""
     if plan.has_errors:
@@ -281,11 +280,7 @@ def execute(
     def work(user_id: str) -> list[Result]:
         if should_stop():
             return [Result(c, Outcome.SKIPPED, STOPPED) for c in groups[user_id]]
-        results = runner.run(groups[user_id])
-        if on_result is not None:
-            for r in results:
-                on_result(r)
-        return results
+        return runner.run(groups[user_id])
 
     with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="apply") as pool:
         futures = {uid: pool.submit(work, uid) for uid in groups}

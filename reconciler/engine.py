@@ -23,13 +23,13 @@ from reconciler.api.session import ApiSession
 from reconciler.apply import execute
 from reconciler.config import Connection
 from reconciler.desired import load_desired
-from reconciler.errors import ApiError, AuthError, DesiredStateError, StalePlan
+from reconciler.errors import DesiredStateError, StalePlan
 from reconciler.history import History
 from reconciler.ledger import Ledger, default_ledger_path, read_ledger
-from reconciler.live import parse_user, read_live
-from reconciler.model import DesiredState, LiveState, LiveUser
-from reconciler.plan import Plan, build
-from reconciler.results import ApplyResult, Result
+from reconciler.live import read_live, read_users
+from reconciler.model import DesiredState, LiveState
+from reconciler.plan import Plan, build, select_targets
+from reconciler.results import ApplyResult
 from reconciler.saved import mismatches, stale_reasons
 from reconciler.settings import Settings
 
@@ -72,8 +72,6 @@ class PlanRun:
     desired: DesiredState
     live: LiveState
     plan: Plan
-    history: History
-    ledger_warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -116,28 +114,21 @@ class Runtime:
             self._client.close()
             self._client = None
 
-    def history(self) -> tuple[History, tuple[str, ...]]:
+    def history(self) -> History:
+        """What the ledger says (empty without one); torn or unreadable records are logged."""
         if not self.use_ledger or self.ledger_path is None:
-            return History(), ()
+            return History()
         read = read_ledger(self.ledger_path)
         for warning in read.warnings:
             log.warning("ledger: %s", warning)
-        return read.history, read.warnings
+        return read.history
 
     def plan(
         self, desired: DesiredState | None = None, *, targets: tuple[str, ...] = (), allow_mass_change: bool = False
     ) -> PlanRun:
         desired = desired or self.load()
-        history, warnings = self.history()
-        chosen = (
-            list(desired.entries)
-            if not targets
-            else [
-                e
-                for e in desired.entries
-                if any(e.id == t or (e.email_key is not None and e.email_key == t.lower()) for t in targets)
-            ]
-        )
+        history = self.history()
+        chosen, _ = select_targets(desired.entries, targets)  # build() reports targets that match nothing
         live = read_live(
             self.client(),
             chosen,
@@ -155,7 +146,7 @@ class Runtime:
             allow_mass_change=allow_mass_change,
             token_window_start=now - self.settings.max_token_lifetime,
         )
-        return PlanRun(desired, live, plan, history, warnings)
+        return PlanRun(desired, live, plan)
 
     def check_saved(self, plan: Plan) -> None:
         """Refuse a saved plan whose files or users have moved since it was made (StalePlan)."""
@@ -164,20 +155,8 @@ class Runtime:
             desired = load_desired(plan.desired_root or self.desired_dir, self.settings)
         except DesiredStateError:
             desired = None
-        ids = list(dict.fromkeys(c.user_id for c in plan.changes))
-        live: dict[str, LiveUser] = {}
-        unreadable: list[str] = []
-        for start in range(0, len(ids), self.settings.id_batch_size):
-            batch = ids[start : start + self.settings.id_batch_size]
-            try:
-                for raw in self.client().users_by_ids(batch):
-                    user = parse_user(raw)
-                    live[user.id] = user
-            except ApiError as exc:
-                if isinstance(exc, AuthError):
-                    raise
-                unreadable.extend(batch)
-        reasons = stale_reasons(plan, desired, live, unreadable)
+        live, unread = read_users(self.client(), [c.user_id for c in plan.changes], self.settings)
+        reasons = stale_reasons(plan, desired, live, list(unread))
         if not reasons and desired is not None:
             wrong = mismatches(plan, desired, live)
             if wrong:
@@ -193,17 +172,9 @@ class Runtime:
                 tuple(reasons),
             )
 
-    def apply(
-        self,
-        plan: Plan,
-        *,
-        should_stop: Callable[[], bool] = lambda: False,
-        on_result: Callable[[Result], None] | None = None,
-    ) -> ApplyResult:
-        commit = git_commit(self.desired_dir)
+    def apply(self, plan: Plan, *, should_stop: Callable[[], bool] = lambda: False) -> ApplyResult:
         if not self.use_ledger or self.ledger_path is None:
-            return execute(plan, self.client(), settings=self.settings, should_stop=should_stop, on_result=on_result)
-        with Ledger(self.ledger_path, commit=commit, clock=self.clock) as ledger:
-            return execute(
-                plan, self.client(), settings=self.settings, ledger=ledger, should_stop=should_stop, on_result=on_result
-            )
+            return execute(plan, self.client(), settings=self.settings, should_stop=should_stop)
+        # The commit is only recorded in the ledger: no git call without one.
+        with Ledger(self.ledger_path, commit=git_commit(self.desired_dir), clock=self.clock) as ledger:
+            return execute(plan, self.client(), settings=self.settings, ledger=ledger, should_stop=should_stop)

@@ -57,10 +57,6 @@ def _time(record: Mapping[str, Any], key: str = "time") -> datetime | None:
 @dataclass(frozen=True)
 class History:
     users: Mapping[str, UserHistory] = field(default_factory=dict)
-    has_ledger: bool = False
-
-    def get(self, user_id: str) -> UserHistory | None:
-        return self.users.get(user_id)
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]]) -> History:
@@ -93,7 +89,7 @@ class History:
             elif action == "revoke_tokens" and event == "outcome" and outcome == "applied":
                 h = replace(h, revoke_owed=False, last_revoked=_time(r, "server_time") or when)
             users[user_id] = h
-        return cls(users, has_ledger=True)
+        return cls(users)
 
     def drift_detail(self, user_id: str, live_state: UserState) -> str | None:
         h = self.users.get(user_id)

@@ -21,7 +21,6 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,6 +135,3 @@ class Ledger:
             except OSError as exc:
                 raise LedgerError(f"cannot append to the ledger {self.path}: {exc.strerror}") from None
         return full
-
-    def records(self) -> Iterator[dict[str, Any]]:
-        yield from read_ledger(self.path).records

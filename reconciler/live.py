@@ -34,7 +34,7 @@ from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse
 from reconciler.model import DesiredEntry, LiveState, LiveUser
 from reconciler.settings import Settings
 
-__all__ = ["PROBE_THRESHOLD", "estimate_targeted_calls", "parse_user", "read_live"]
+__all__ = ["PROBE_THRESHOLD", "estimate_targeted_calls", "parse_user", "read_live", "read_users"]
 
 log = logging.getLogger("reconciler.live")
 
@@ -112,6 +112,29 @@ def estimate_targeted_calls(n_ids: int, n_emails: int, settings: Settings) -> in
     return searches + gets
 
 
+def read_users(
+    client: GenesysClient, ids: Sequence[str], settings: Settings
+) -> tuple[dict[str, LiveUser], dict[str, str]]:
+    """Users by id, 100 a call, in any state: (users found, id -> why its batch could not be read).
+
+    The one batched read by id: planning, the saved-plan check and drift all use it.
+    Auth and permission failures raise: no batch would fare better.
+    """
+    users: dict[str, LiveUser] = {}
+    failed: dict[str, str] = {}
+    for batch in _chunks(list(dict.fromkeys(ids)), settings.id_batch_size):
+        try:
+            wanted = set(batch)
+            found = [parse_user(raw) for raw in client.users_by_ids(batch)]
+        except ApiError as exc:
+            if isinstance(exc, (AuthError, Forbidden)):
+                raise
+            failed.update(dict.fromkeys(batch, str(exc)))
+            continue
+        users.update((u.id, u) for u in found if u.id in wanted)
+    return users, failed
+
+
 class _Reader:
     def __init__(self, client: GenesysClient, settings: Settings) -> None:
         self.client = client
@@ -156,14 +179,10 @@ class _Reader:
                 if isinstance(email, str) and isinstance(hit_id, str) and email.lower() in wanted:
                     candidates.setdefault(hit_id)
                     hits_by_key.setdefault(email.lower(), set()).add(hit_id)
-        ids = list(candidates)
-        failed: set[str] = set()
-        for batch in _chunks(ids, self.settings.id_batch_size):
-            try:
-                self._keep(self.client.users_by_ids(batch), wanted_ids=set(batch))
-            except ApiError as exc:
-                self._fail((f"id:{i}" for i in batch), exc)
-                failed.update(batch)
+        users, unread = read_users(self.client, list(candidates), self.settings)
+        self.users.update(users)
+        self.errors.update((f"id:{i}", why) for i, why in unread.items())
+        failed = set(unread)
         # The email index comes from the authoritative reads: a search hit whose
         # email has changed since it was indexed no longer counts as a match.
         wanted_emails = {e.email_key for e in email_entries if e.email_key}

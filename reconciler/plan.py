@@ -27,7 +27,7 @@ from reconciler.history import History, revoke_decision
 from reconciler.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, UserState
 from reconciler.resolve import Problem, Resolved, resolve
 
-__all__ = ["STATE_ACTIONS", "Change", "Pending", "Plan", "Problem", "build"]
+__all__ = ["STATE_ACTIONS", "Change", "Pending", "Plan", "Problem", "build", "select_targets"]
 
 STATE_ACTIONS = frozenset({Action.DEACTIVATE, Action.REACTIVATE})
 # Enum members as module constants: attribute access on an Enum class is slow in a 100,000-user loop.
@@ -310,20 +310,22 @@ def _budget(
     )
 
 
-def _targeted(entries: tuple[DesiredEntry, ...], targets: tuple[str, ...]) -> tuple[list[DesiredEntry], list[Problem]]:
+def select_targets(
+    entries: tuple[DesiredEntry, ...], targets: tuple[str, ...]
+) -> tuple[list[DesiredEntry], list[Problem]]:
+    """The entries ``--target`` names (an email case-insensitively, an id exactly), in file order."""
     if not targets:
         return list(entries), []
-    chosen: list[DesiredEntry] = []
+    hit: set[int] = set()
     problems: list[Problem] = []
     for target in targets:
-        matched = [e for e in entries if e.id == target or (e.email_key is not None and e.email_key == target.lower())]
+        matched = {i for i, e in enumerate(entries) if e.id == target or e.email_key == target.lower()}
         if not matched:
             problems.append(
                 Problem("error", "target.no_match", f"--target {target} matches no entry in the desired-state files")
             )
-        chosen.extend(e for e in matched if e not in chosen)
-    order = {id(e): i for i, e in enumerate(entries)}
-    return sorted(chosen, key=lambda e: order[id(e)]), problems
+        hit |= matched
+    return [e for i, e in enumerate(entries) if i in hit], problems
 
 
 def _clashes_outside(
@@ -364,7 +366,7 @@ def build(
 ) -> Plan:
     """Plan the writes that make Genesys match ``desired``. ``now`` is the only clock input."""
     history = history or History()
-    entries, problems = _targeted(desired.entries, targets)
+    entries, problems = select_targets(desired.entries, targets)
     # Tokens issued before this instant have expired whatever their lifetime (48 h at most).
     window = token_window_start if token_window_start is not None else now - timedelta(hours=48)
     with _collector_paused():

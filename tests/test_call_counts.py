@@ -37,11 +37,11 @@ def actives(handle: SandboxHandle, n: int) -> list[Any]:
 
 
 def counts(handle: SandboxHandle, since: int = 0) -> dict[str, int]:
-    from reconciler.sandbox.testapi import endpoint_of
+    from reconciler.endpoints import endpoint_name
 
     out: dict[str, int] = {}
     for r in handle.requests(since):
-        key = endpoint_of(r["method"], r["path"])
+        key = endpoint_name(r["method"], r["path"])
         out[key] = out.get(key, 0) + 1
     return out
 

@@ -79,7 +79,7 @@ def test_429_storm_beyond_the_budget(org_sandbox: SandboxHandle, leavers: Leaver
 
 def test_5xx_burst_longer_than_one_request_budget(org_sandbox: SandboxHandle, leavers: Leavers, tmp_path: Path) -> None:
     runs = run_scenario("5xx burst", org_sandbox, leavers, tmp_path, {"server_errors": 12, "server_error_status": 503})
-    assert runs.count >= 1
+    assert runs.refused >= 1  # 12 in a row outlast one request's 5 attempts: that run writes nothing
 
 
 @pytest.mark.parametrize("status", [502, 504])

@@ -40,6 +40,7 @@ import tenacity
 from reconciler import __version__
 from reconciler.api.pacer import Pacer
 from reconciler.config import Connection
+from reconciler.endpoints import endpoint_name
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -61,12 +62,6 @@ log = logging.getLogger("reconciler.api")
 
 TRANSIENT_STATUSES = frozenset({408, 502, 503, 504})
 VERSION_MISMATCH_TEXT = "does not match the current version"
-
-
-def endpoint_name(method: str, path: str) -> str:
-    """'PATCH /api/v2/users/{id}': a stable label for counting calls."""
-    parts = [("{id}" if len(p) == 36 and p.count("-") == 4 else p) for p in path.split("?")[0].split("/")]
-    return f"{method} {'/'.join(parts)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +103,6 @@ class ApiStats:
     @property
     def total(self) -> int:
         return sum(self.calls.values())
-
-    def writes(self) -> int:
-        return sum(n for e, n in self.calls.items() if e.startswith(("PATCH", "DELETE")))
 
 
 class _TokenSource:

@@ -11,9 +11,8 @@ import json
 from reconciler.cli.common import EXIT_CHANGES, EXIT_OK, add_desired_dir, add_format, emit, runtime_from_args
 from reconciler.desired import load_desired
 from reconciler.drift import Drift, find_drift
-from reconciler.errors import DesiredStateError
-from reconciler.live import parse_user
-from reconciler.model import LiveUser
+from reconciler.errors import DesiredStateError, ReconcilerError
+from reconciler.live import read_users
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,15 +39,14 @@ def _row(d: Drift) -> str:
 def run(args: argparse.Namespace) -> int:
     runtime = runtime_from_args(args)
     try:
-        history, _ = runtime.history()
+        history = runtime.history()
         ids = sorted(h for h, v in history.users.items() if v.last_set_state)
-        live: dict[str, LiveUser] = {}
-        for start in range(0, len(ids), runtime.settings.id_batch_size):
-            for raw in runtime.client().users_by_ids(ids[start : start + runtime.settings.id_batch_size]):
-                user = parse_user(raw)
-                live[user.id] = user
+        live, unread = read_users(runtime.client(), ids, runtime.settings)
     finally:
         runtime.close()
+    if unread:  # an unread user would look "missing": report it as an error, never as drift
+        first = next(iter(unread.values()))
+        raise ReconcilerError(f"could not read {len(unread)} of the {len(ids)} users reconciler has set: {first}")
     declared: set[str] | None
     try:
         desired = load_desired(args.desired_dir)

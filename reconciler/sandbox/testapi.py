@@ -31,20 +31,15 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from reconciler.endpoints import endpoint_name
 from reconciler.sandbox.org import SandboxUser
 
 if TYPE_CHECKING:
     from reconciler.sandbox.app import Request, Response, SandboxApp
 
-__all__ = ["TestApi", "endpoint_of"]
+__all__ = ["TestApi"]
 
 _ID = r"([0-9a-f-]{36})"
-
-
-def endpoint_of(method: str, path: str) -> str:
-    """Group a request path into an endpoint name: 'PATCH /api/v2/users/{id}'."""
-    path = re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27}", "/{id}", path)
-    return f"{method} {path}"
 
 
 class TestApi:
@@ -151,7 +146,7 @@ class TestApi:
         by_status: Counter[str] = Counter()
         for entry in self.app.log:
             if entry["path"].startswith("/api/") or entry["path"] == "/oauth/token":
-                by_endpoint[endpoint_of(entry["method"], entry["path"])] += 1
+                by_endpoint[endpoint_name(entry["method"], entry["path"])] += 1
                 by_status[str(entry["status"])] += 1
         return {
             "requests": sum(by_endpoint.values()),
