@@ -109,7 +109,7 @@ def pick(users: int, managed: int) -> list[str]:
     """
     code = (
         "import sys; from reconciler.sandbox.org import WELL_KNOWN, Org; "
-        f"users = list(Org.generate({users}, now=0).users.values())[len(WELL_KNOWN):]; "
+        f"users = list(Org.generate({users}, wall=lambda: 0.0).users.values())[len(WELL_KNOWN):]; "
         "print('\\n'.join(u.email for u in users if u.state == 'active' and u.email == u.email.lower()))"
     )
     emails = subprocess.run(
@@ -123,7 +123,7 @@ def pick(users: int, managed: int) -> list[str]:
 def every_user_file(users: int, path: Path) -> None:
     """Desired state naming every user of the org (half by email, half by id), written by a child process."""
     code = (
-        f"from reconciler.sandbox.org import Org; users = list(Org.generate({users}, now=0).users.values()); "
+        f"from reconciler.sandbox.org import Org; users = list(Org.generate({users}, wall=lambda: 0.0).users.values()); "
         f"lines = ['policy:', '  max_changes: {users * 2}', 'users:']; seen = set()\n"
         "for i, u in enumerate(users):\n"
         "    if i % 2 == 0 and u.email == u.email.lower() and u.email not in seen:\n"

@@ -238,8 +238,12 @@ class _UserRun:
                     correlation_id=resp.correlation_id,
                 ), False
             new_version = after_version if isinstance(after_version, int) else None
+            server = resp.server_time
             return self._outcome(
-                attempt, Result(change, Outcome.APPLIED, version_after=new_version), correlation_id=resp.correlation_id
+                attempt,
+                Result(change, Outcome.APPLIED, version_after=new_version),
+                correlation_id=resp.correlation_id,
+                server_time=utc_iso(server) if server else None,
             ), False
         return self._outcome(
             attempt,

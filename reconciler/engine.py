@@ -137,6 +137,9 @@ class Runtime:
             strategy=self.read_strategy,
         )
         now = self.clock()
+        # Effective instants are ours (the files'); token issue times are Genesys's, so their
+        # window is measured on Genesys's clock when an answer told us the time.
+        genesys_now = self.client().session.server_time or now
         plan = build(
             desired,
             live,
@@ -144,7 +147,7 @@ class Runtime:
             history=history,
             targets=targets,
             allow_mass_change=allow_mass_change,
-            token_window_start=now - self.settings.max_token_lifetime,
+            token_window_start=genesys_now - self.settings.max_token_lifetime,
         )
         return PlanRun(desired, live, plan)
 

@@ -77,7 +77,8 @@ class History:
                     h = replace(
                         h,
                         revoke_owed=True,
-                        last_deactivated=when,
+                        # Compared with lastTokenIssued: Genesys's clock when the answer was dated.
+                        last_deactivated=_time(r, "server_time") or when,
                         last_set_state="inactive",
                         last_set_at=when,
                         last_set_commit=r.get("commit"),

@@ -11,9 +11,10 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,20 @@ from reconciler.sandbox.server import Sandbox
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_DESIRED = ROOT / "desired_state"
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+# The calendar-independence check: time-sensitive scenarios also run with Genesys's clock this far
+# ahead of FIXED_NOW (and of the host's clock, which CLI subprocesses read).
+A_YEAR_AHEAD = timedelta(days=400)
+
+
+def sandbox_wall(start: datetime = FIXED_NOW) -> Callable[[], float]:
+    """Genesys's clock for a test sandbox: starts at ``start`` and ticks in real time.
+
+    Never the host's calendar: the generated org's token times follow this clock, so a scenario
+    sees the same token ages on whatever day the suite runs.
+    """
+    origin, began = start.timestamp(), time.monotonic()
+    return lambda: origin + (time.monotonic() - began)
+
 
 # Ids of the sandbox's well-known users (deterministic from seed 7; see sandbox/org.py WELL_KNOWN).
 JANE = "6513270e-269e-4d37-b2a7-4de452e6b438"
@@ -109,7 +124,7 @@ class SandboxHandle:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxHandle]:
-    org = Org.generate(200, now=FIXED_NOW.timestamp())
+    org = Org.generate(200, wall=sandbox_wall())
     with Sandbox(org) as sb, httpx.Client(base_url=sb.base_url) as http:
         yield SandboxHandle(sb, http)
 

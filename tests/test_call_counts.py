@@ -19,13 +19,13 @@ import pytest
 from reconciler.sandbox.faults import RateLimit
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
-from tests.conftest import FIXED_NOW, SandboxHandle, write
+from tests.conftest import SandboxHandle, sandbox_wall, write
 from tests.faultsuite import FAST
 
 
 @pytest.fixture
 def org5k() -> Iterator[SandboxHandle]:
-    org = Org.generate(5_000, now=FIXED_NOW.timestamp())
+    org = Org.generate(5_000, wall=sandbox_wall())
     with Sandbox(org, rate_limit=RateLimit(allowed=1_000_000, window=1)) as sb, httpx.Client(base_url=sb.base_url) as h:
         yield SandboxHandle(sb, h)
 

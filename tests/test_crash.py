@@ -17,15 +17,18 @@ from reconciler.ledger import read_ledger
 from reconciler.sandbox.faults import Faults, RateLimit
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
-from tests.conftest import FIXED_NOW, SandboxHandle, run_process
+from tests.conftest import A_YEAR_AHEAD, FIXED_NOW, SandboxHandle, run_process, sandbox_wall
 from tests.faultsuite import assert_invariants, make_leavers
 
 
-@pytest.fixture
-def slow_sandbox() -> Iterator[SandboxHandle]:
+@pytest.fixture(params=[FIXED_NOW, FIXED_NOW + A_YEAR_AHEAD], ids=["now", "a-year-ahead"])
+def slow_sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
     """Every write's answer is held 400 ms after it was processed: it lands before the client knows, and the
-    test has time (even on a loaded machine) to kill the client in between."""
-    org = Org.generate(300, now=FIXED_NOW.timestamp())
+    test has time (even on a loaded machine) to kill the client in between.
+
+    The CLI processes read the host's clock; Genesys's clock runs either near it or a year ahead of
+    it, so a result that depended on today's date (or on the two clocks agreeing) would fail here."""
+    org = Org.generate(300, wall=sandbox_wall(request.param))
     slow = Faults(write_response_delay=0.4)
     with (
         Sandbox(org, rate_limit=RateLimit(allowed=100_000, window=1.0), faults=slow) as sb,

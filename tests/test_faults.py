@@ -20,7 +20,7 @@ import pytest
 from reconciler.sandbox.faults import RateLimit
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
-from tests.conftest import FIXED_NOW, SandboxHandle
+from tests.conftest import SandboxHandle, sandbox_wall
 from tests.faultsuite import FAST, Leavers, assert_invariants, converge, make_leavers, runtime
 
 FIGURES: dict[str, dict[str, Any]] = {}
@@ -35,7 +35,7 @@ def _report_figures() -> Iterator[None]:
 
 @pytest.fixture
 def org_sandbox() -> Iterator[SandboxHandle]:
-    org = Org.generate(400, now=FIXED_NOW.timestamp())
+    org = Org.generate(400, wall=sandbox_wall())
     limit = RateLimit(allowed=100_000, window=1.0, whole_seconds=False)
     with Sandbox(org, rate_limit=limit) as sb, httpx.Client(base_url=sb.base_url) as http:
         yield SandboxHandle(sb, http)
@@ -210,7 +210,7 @@ def test_misreported_users_are_errors_never_guesses(
 
 def test_429_pauses_every_worker_for_the_whole_token(tmp_path: Path) -> None:
     """After a 429, no request on that token arrives until Retry-After has passed (in-flight ones excepted)."""
-    org = Org.generate(400, now=FIXED_NOW.timestamp())
+    org = Org.generate(400, wall=sandbox_wall())
     limit = RateLimit(allowed=60, window=1.0, whole_seconds=False)
     with Sandbox(org, rate_limit=limit) as sb, httpx.Client(base_url=sb.base_url) as http:
         handle = SandboxHandle(sb, http)
@@ -248,7 +248,7 @@ def test_each_users_patch_precedes_its_revoke_under_concurrency(
 def test_a_rate_limited_apply_paces_itself_below_the_limit(tmp_path: Path, headers: bool, told_rate: float) -> None:
     """300 leavers against 100 requests per 0.5 s: paced from the setting, or from rate headers when the
     setting is twice too fast. Fewer than 1% of requests may be answered 429."""
-    org = Org.generate(1000, now=FIXED_NOW.timestamp())
+    org = Org.generate(1000, wall=sandbox_wall())
     limit = RateLimit(allowed=100, window=0.5, whole_seconds=False, send_headers=headers)
     with Sandbox(org, rate_limit=limit) as sb, httpx.Client(base_url=sb.base_url) as http:
         handle = SandboxHandle(sb, http)

@@ -13,7 +13,7 @@ import respx
 
 from reconciler.api.client import GenesysClient
 from reconciler.api.pacer import Pacer
-from reconciler.api.session import ApiSession
+from reconciler.api.session import ApiResponse, ApiSession
 from reconciler.apply import execute
 from reconciler.config import connection_from_env
 from reconciler.desired import load_desired
@@ -145,14 +145,8 @@ def test_a_ledger_that_cannot_be_written_is_reported_but_never_stops_the_lock_ou
             raise LedgerError("disk full")
 
     client = StubClient(RuntimeError("unused"))
-    client.set_state = lambda *a: type(
-        "R",
-        (),
-        {
-            "data": {"state": "inactive", "version": 4},  # type: ignore[method-assign]
-            "correlation_id": "c",
-        },
-    )()
+    answer = ApiResponse(200, {"state": "inactive", "version": 4}, {}, "c")
+    client.set_state = lambda *a: answer  # type: ignore[method-assign]
     result = execute(plan_for_one(), client, settings=Settings(), ledger=BrokenLedger())  # type: ignore[arg-type]
     assert [r.outcome for r in result.results] == [Outcome.APPLIED, Outcome.APPLIED]
     assert result.ledger_failures == 4 and not result.ok

@@ -19,7 +19,7 @@ from reconciler.plan import build
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
 from reconciler.settings import Settings
-from tests.conftest import FIXED_NOW, JANE, SandboxHandle
+from tests.conftest import FIXED_NOW, JANE, SandboxHandle, sandbox_wall
 from tests.planning import desired, entry
 
 FAST = Settings(requests_per_minute=600_000)
@@ -50,7 +50,7 @@ def test_ids_need_no_search(client: GenesysClient) -> None:
 
 
 def test_batches_are_100_ids_and_100_search_values(tmp_path: Path) -> None:
-    org = Org.generate(1200, now=FIXED_NOW.timestamp())
+    org = Org.generate(1200, wall=sandbox_wall())
     with Sandbox(org) as sb:
         client = GenesysClient(ApiSession(connection_from_env(sb.env), FAST))
         users = [u for u in list(org.users.values())[12:] if u.email == u.email.lower()][:250]
@@ -60,7 +60,7 @@ def test_batches_are_100_ids_and_100_search_values(tmp_path: Path) -> None:
 
 
 def test_a_large_share_of_a_small_org_switches_to_one_listing(tmp_path: Path) -> None:
-    org = Org.generate(600, now=FIXED_NOW.timestamp())
+    org = Org.generate(600, wall=sandbox_wall())
     with Sandbox(org) as sb:
         client = GenesysClient(ApiSession(connection_from_env(sb.env), FAST))
         users = list(org.users.values())[12:512]

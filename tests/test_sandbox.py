@@ -220,7 +220,7 @@ def test_state_file_survives_a_restart(tmp_path: Any) -> None:
 
 
 def test_generated_org_is_deterministic_and_scales() -> None:
-    assert Org.generate(50, now=0).to_json() == Org.generate(50, now=0).to_json()
+    assert Org.generate(50, wall=lambda: 0.0).to_json() == Org.generate(50, wall=lambda: 0.0).to_json()
     start = time.perf_counter()
-    big = Org.generate(20_000, now=0)
+    big = Org.generate(20_000, wall=lambda: 0.0)
     assert len(big.users) == 20_000 and time.perf_counter() - start < 10

@@ -23,7 +23,7 @@ import yaml
 from reconciler.cli.main import build_parser
 from reconciler.service.notify import Notifier
 from reconciler.service.runner import Schedule, Service
-from tests.conftest import FIXED_NOW, JANE, ROOT, SandboxHandle, run_process, write
+from tests.conftest import FIXED_NOW, JANE, ROOT, SandboxHandle, run_process, sandbox_wall, write
 from tests.faultsuite import FAST
 
 FAST_RPM = "600000"
@@ -36,7 +36,7 @@ def fast_sandbox() -> Iterator[SandboxHandle]:
     from reconciler.sandbox.org import Org
     from reconciler.sandbox.server import Sandbox
 
-    org = Org.generate(200, now=FIXED_NOW.timestamp())
+    org = Org.generate(200, wall=sandbox_wall())
     with (
         Sandbox(org, rate_limit=RateLimit(allowed=1_000_000, window=1)) as sb,
         httpx.Client(base_url=sb.base_url) as http,

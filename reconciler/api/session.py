@@ -195,9 +195,27 @@ class ApiSession:
         self.pacer = Pacer(self.settings.requests_per_minute, clock=clock, sleep=sleep)
         self._sleep = sleep
         self._jitter = jitter
+        self._server_time: datetime | None = None
+        self._server_time_lock = threading.Lock()
 
     def close(self) -> None:
         self.http.close()
+
+    @property
+    def server_time(self) -> datetime | None:
+        """Genesys's clock as of the latest successful answer (its Date header), if any was dated.
+
+        Token issue times are Genesys's timestamps: their age is measured on this clock, so a
+        local clock that is wrong by hours or by a year neither hides a live token nor revokes
+        an expired one.
+        """
+        return self._server_time
+
+    def _note_server_time(self, when: datetime | None) -> None:
+        if when is not None:
+            with self._server_time_lock:
+                if self._server_time is None or when > self._server_time:
+                    self._server_time = when
 
     # --- the retry loop -----------------------------------------------------------
 
@@ -301,7 +319,9 @@ class ApiSession:
                         correlation_id=correlation,
                         request=f"{method} {path}",
                     ) from None
-            return ApiResponse(status, data, resp.headers, correlation)
+            answer = ApiResponse(status, data, resp.headers, correlation)
+            self._note_server_time(answer.server_time)
+            return answer
         if status == 429:
             retry_after = _retry_after(resp.headers.get("retry-after"))
             wait = retry_after if retry_after is not None else 1.0

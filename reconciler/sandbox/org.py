@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DIVISION", "WELL_KNOWN", "Org", "SandboxUser", "iso"]
+__all__ = ["DIVISION", "TOKEN_LIFETIME_MAX", "WELL_KNOWN", "Org", "SandboxUser", "iso"]
 
 DIVISION = {
     "id": "0c8c1a9e-2f3b-4a6e-9d5a-1b2c3d4e5f60",
@@ -102,6 +102,9 @@ _LAST = (
     "Young",
     "Zhang",
 )
+# The longest access-token lifetime Genesys allows (48 h): an older token is expired, whoever holds it.
+TOKEN_LIFETIME_MAX = 48 * 3600.0
+
 _DEPARTMENTS = ("Support", "Sales", "Billing", "Retention", "Workforce", "IT")
 
 
@@ -186,15 +189,18 @@ class Org:
         count: int,
         *,
         seed: int = 7,
-        now: float | None = None,
         search_lag: float = 0.0,
         wall: Callable[[], float] | None = None,
     ) -> Org:
-        """A deterministic org of ``count`` users; the first ones are WELL_KNOWN."""
-        import time
+        """A deterministic org of ``count`` users; the first ones are WELL_KNOWN.
 
+        Token and login times are set relative to the org's own clock (``wall``), never to
+        the host's: a client that compares them with Genesys's clock sees the same ages on
+        any calendar day.
+        """
         rng = random.Random(seed)
-        now = time.time() if now is None else now
+        org = cls(search_lag=search_lag, wall=wall)
+        now = org.wall()
         users: list[SandboxUser] = []
         used: set[str] = set()
         for i in range(count):
@@ -224,7 +230,10 @@ class Org:
                 issued = now - rng.uniform(60, 20 * 3600)
                 user.live_tokens, user.last_token_issued, user.date_last_login = 1, issued, issued
             users.append(user)
-        return cls(users, search_lag=search_lag, wall=wall)
+        for user in users:
+            org.add(user, indexed_at=float("-inf"))
+        org.dirty = False
+        return org
 
     def to_json(self) -> dict[str, Any]:
         with self.lock:
@@ -287,6 +296,13 @@ class Org:
         if len(entries) > 2 and len(visible) > 1:  # forget what nobody can see any more
             self._index[user.id] = [(float("-inf"), latest[1], latest[2])] + [e for e in entries if e[0] > now]
         return None if latest[1] is None else (latest[1], latest[2])
+
+    def live_tokens(self, user: SandboxUser) -> int:
+        """Tokens the user still holds: none once the newest is older than the longest lifetime Genesys allows."""
+        issued = user.last_token_issued
+        if user.live_tokens and issued is not None and self.wall() - issued > TOKEN_LIFETIME_MAX:
+            user.live_tokens = 0
+        return user.live_tokens
 
     def login(self, user: SandboxUser, at: float | None = None) -> None:
         at = self.wall() if at is None else at

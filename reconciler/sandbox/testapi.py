@@ -128,15 +128,14 @@ class TestApi:
                 return _json(200, self._view(target))
         return _json(404, {"error": f"no test endpoint {method} {path}"})
 
-    @staticmethod
-    def _view(user: SandboxUser) -> dict[str, Any]:
+    def _view(self, user: SandboxUser) -> dict[str, Any]:
         return {
             "id": user.id,
             "name": user.name,
             "email": user.email,
             "state": user.state,
             "version": user.version,
-            "live_tokens": user.live_tokens,
+            "live_tokens": self.app.org.live_tokens(user),
             "last_token_issued": user.last_token_issued,
             "roles": list(user.roles),
         }
