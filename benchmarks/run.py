@@ -123,7 +123,8 @@ def pick(users: int, managed: int) -> list[str]:
 def every_user_file(users: int, path: Path) -> None:
     """Desired state naming every user of the org (half by email, half by id), written by a child process."""
     code = (
-        f"from reconciler.sandbox.org import Org; users = list(Org.generate({users}, wall=lambda: 0.0).users.values()); "
+        "from reconciler.sandbox.org import Org; "
+        f"users = list(Org.generate({users}, wall=lambda: 0.0).users.values()); "
         f"lines = ['policy:', '  max_changes: {users * 2}', 'users:']; seen = set()\n"
         "for i, u in enumerate(users):\n"
         "    if i % 2 == 0 and u.email == u.email.lower() and u.email not in seen:\n"
