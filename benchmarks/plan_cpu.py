@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 started = time.process_time()
-from reconciler.config import connection_from_env  # noqa: E402  # imports are part of what is measured
+from reconciler.core.plan import build  # noqa: E402
+from reconciler.core.settings import Settings  # noqa: E402
 from reconciler.engine import Runtime  # noqa: E402
-from reconciler.live import read_live  # noqa: E402
-from reconciler.plan import build  # noqa: E402
-from reconciler.settings import Settings  # noqa: E402
+from reconciler.genesys.config import connection_from_env  # noqa: E402  # imports are part of what is measured
+from reconciler.genesys.live import read_live  # noqa: E402
 
 
 def main() -> int:

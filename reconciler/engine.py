@@ -18,20 +18,20 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.api.client import GenesysClient
-from reconciler.api.session import ApiSession
-from reconciler.apply import execute
-from reconciler.config import Connection
-from reconciler.desired import load_desired
+from reconciler.core.desired import load_desired
+from reconciler.core.history import History
+from reconciler.core.model import DesiredState, LiveState
+from reconciler.core.plan import Plan, build, select_targets
+from reconciler.core.results import ApplyResult
+from reconciler.core.saved import mismatches, stale_reasons
+from reconciler.core.settings import Settings
 from reconciler.errors import DesiredStateError, StalePlan
-from reconciler.history import History
+from reconciler.genesys.apply import execute
+from reconciler.genesys.client import GenesysClient
+from reconciler.genesys.config import Connection
+from reconciler.genesys.live import read_live, read_users
+from reconciler.genesys.session import ApiSession
 from reconciler.ledger import Ledger, default_ledger_path, read_ledger
-from reconciler.live import read_live, read_users
-from reconciler.model import DesiredState, LiveState
-from reconciler.plan import Plan, build, select_targets
-from reconciler.results import ApplyResult
-from reconciler.saved import mismatches, stale_reasons
-from reconciler.settings import Settings
 
 __all__ = ["PlanRun", "Runtime", "git_commit"]
 

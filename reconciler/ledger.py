@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.history import History
 from reconciler.errors import LedgerError
-from reconciler.history import History
 
 __all__ = ["FORMAT", "Ledger", "LedgerRead", "default_ledger_path", "read_ledger"]
 

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from reconciler.cli.main import main as cli_main
-from reconciler.config import connection_from_env
 from reconciler.engine import Runtime
+from reconciler.genesys.config import connection_from_env
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
 

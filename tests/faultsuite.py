@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.config import connection_from_env
+from reconciler.core.results import ApplyResult
+from reconciler.core.settings import Settings
 from reconciler.engine import Runtime
-from reconciler.results import ApplyResult
-from reconciler.settings import Settings
+from reconciler.genesys.config import connection_from_env
 from tests.conftest import FIXED_NOW, SandboxHandle
 
 # Fast retries for time-scaled runs: the policy is the same, the waits are short.

@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from reconciler.history import History
+from reconciler.core.history import History
+from reconciler.core.model import Action, DesiredEntry, DesiredState, LiveState, LiveUser, Policy, Source, UserState
+from reconciler.core.plan import Plan
 from reconciler.ledger import utc_iso
-from reconciler.model import Action, DesiredEntry, DesiredState, LiveState, LiveUser, Policy, Source, UserState
-from reconciler.plan import Plan
 
 
 def entry(

@@ -10,10 +10,7 @@ import httpx
 import pytest
 import respx
 
-from reconciler.api.client import GenesysClient
-from reconciler.api.pacer import Pacer
-from reconciler.api.session import ApiSession
-from reconciler.config import connection_from_env
+from reconciler.core.settings import Settings
 from reconciler.errors import (
     AuthError,
     BadRequest,
@@ -25,7 +22,10 @@ from reconciler.errors import (
     UnexpectedResponse,
     VersionConflict,
 )
-from reconciler.settings import Settings
+from reconciler.genesys.client import GenesysClient
+from reconciler.genesys.config import connection_from_env
+from reconciler.genesys.pacer import Pacer
+from reconciler.genesys.session import ApiSession
 
 API = "https://api.mypurecloud.ie"
 LOGIN = "https://login.mypurecloud.ie"

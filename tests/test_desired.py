@@ -9,11 +9,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reconciler.desired import load_desired
-from reconciler.desired.schema import schema
+from reconciler.core.desired import load_desired
+from reconciler.core.desired.schema import schema
+from reconciler.core.model import MissingUsers, UserState
+from reconciler.core.settings import Settings
 from reconciler.errors import DesiredStateError
-from reconciler.model import MissingUsers, UserState
-from reconciler.settings import Settings
 from tests.conftest import ROOT, SHIPPED_DESIRED, write
 
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from reconciler.cli.main import build_parser
-from reconciler.report import markdown
-from reconciler.saved import load_plan_file, plan_from_document
+from reconciler.core.report import markdown
+from reconciler.core.saved import load_plan_file, plan_from_document
 from tests.conftest import CARLOS, JANE, JOHN, PRIYA, ROOT, SandboxHandle
 from tests.golden import check
 from tests.planning import desired as desired_state
@@ -119,7 +119,7 @@ def test_markdown_escapes_table_breaking_text() -> None:
 
 
 def live_user(i: int) -> Any:
-    from reconciler.model import LiveUser
+    from reconciler.core.model import LiveUser
 
     return LiveUser(
         id=f"{i:08d}-0000-4000-8000-000000000000", email=f"u{i}@example.com", name=f"U {i}", state="active", version=1
@@ -129,7 +129,7 @@ def live_user(i: int) -> Any:
 def build_plan(users: list[Any], reason: str | None = None) -> Any:
     from datetime import UTC, datetime
 
-    from reconciler.plan import build
+    from reconciler.core.plan import build
 
     entries = [entry(u.email, line=i + 1, reason=reason) for i, u in enumerate(users)]
     return build(desired_state(*entries), live(*users), now=datetime(2026, 11, 28, tzinfo=UTC))

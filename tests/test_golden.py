@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.report import json as json_report
-from reconciler.report import text as text_report
+from reconciler.core.report import jsondoc as json_report
+from reconciler.core.report import text as text_report
 from tests.conftest import JANE, SandboxHandle
 from tests.golden import check
 

@@ -11,19 +11,19 @@ import httpx
 import pytest
 import respx
 
-from reconciler.api.client import GenesysClient
-from reconciler.api.pacer import Pacer
-from reconciler.api.session import ApiResponse, ApiSession
-from reconciler.apply import execute
-from reconciler.config import connection_from_env
-from reconciler.desired import load_desired
+from reconciler.core.desired import load_desired
+from reconciler.core.model import Action, LiveUser, Policy
+from reconciler.core.plan import Change, Plan, build
+from reconciler.core.results import Outcome
+from reconciler.core.settings import Settings
 from reconciler.errors import DesiredStateError, LedgerError, RateLimited, UnexpectedResponse
-from reconciler.live import parse_user, read_live
-from reconciler.model import Action, LiveUser, Policy
-from reconciler.plan import Change, Plan, build
-from reconciler.results import Outcome
+from reconciler.genesys.apply import execute
+from reconciler.genesys.client import GenesysClient
+from reconciler.genesys.config import connection_from_env
+from reconciler.genesys.live import parse_user, read_live
+from reconciler.genesys.pacer import Pacer
+from reconciler.genesys.session import ApiResponse, ApiSession
 from reconciler.service.notify import Notifier
-from reconciler.settings import Settings
 from tests.conftest import JANE, JOHN, SandboxHandle, write
 from tests.planning import desired, entry, live
 from tests.test_client import API, ENV, LOGIN, USER_ID, FakeTime, make_client

@@ -8,8 +8,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from reconciler.config import connection_from_env
 from reconciler.errors import AuthError
+from reconciler.genesys.config import connection_from_env
 from reconciler.ledger import Ledger, read_ledger
 from tests.conftest import JANE, SandboxHandle
 
@@ -113,8 +113,8 @@ def test_secrets_stay_out_of_reprs_and_tracebacks(sandbox: SandboxHandle) -> Non
     env = {**sandbox.env, "GENESYSCLOUD_OAUTHCLIENT_SECRET": "top-secret-value"}
     conn = connection_from_env(env)
     assert "top-secret-value" not in repr(conn) and "top-secret-value" not in str(conn)
-    from reconciler.api.client import GenesysClient
-    from reconciler.api.session import ApiSession
+    from reconciler.genesys.client import GenesysClient
+    from reconciler.genesys.session import ApiSession
 
     client = GenesysClient(ApiSession(conn))
     try:

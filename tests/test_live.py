@@ -10,15 +10,15 @@ import httpx
 import pytest
 import respx
 
-from reconciler.api.client import GenesysClient
-from reconciler.api.session import ApiSession
-from reconciler.config import connection_from_env
-from reconciler.live import read_live
-from reconciler.model import LiveState
-from reconciler.plan import build
+from reconciler.core.model import LiveState
+from reconciler.core.plan import build
+from reconciler.core.settings import Settings
+from reconciler.genesys.client import GenesysClient
+from reconciler.genesys.config import connection_from_env
+from reconciler.genesys.live import read_live
+from reconciler.genesys.session import ApiSession
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
-from reconciler.settings import Settings
 from tests.conftest import FIXED_NOW, JANE, SandboxHandle, sandbox_wall
 from tests.planning import desired, entry
 

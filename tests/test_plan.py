@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.model import Action, LiveUser, MissingUsers, Policy
-from reconciler.plan import build
+from reconciler.core.model import Action, LiveUser, MissingUsers, Policy
+from reconciler.core.plan import build
 from tests.planning import desired, entry, history, live, simulate_apply
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

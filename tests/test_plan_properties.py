@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.model import Action, DesiredEntry, LiveUser, Policy, UserState
-from reconciler.plan import build
+from reconciler.core.model import Action, DesiredEntry, LiveUser, Policy, UserState
+from reconciler.core.plan import build
 from tests.planning import desired, entry, history, live, simulate_apply
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_format, add_run_options, emit, runtime_from_args
 from reconciler.cli.plan import render
+from reconciler.core.plan import Plan
+from reconciler.core.report import jsondoc as json_report
+from reconciler.core.report import markdown as markdown_report
+from reconciler.core.report import text as text_report
+from reconciler.core.results import ApplyResult
+from reconciler.core.saved import load_plan_file
 from reconciler.engine import Runtime
 from reconciler.errors import StalePlan
-from reconciler.plan import Plan
-from reconciler.report import json as json_report
-from reconciler.report import markdown as markdown_report
-from reconciler.report import text as text_report
-from reconciler.results import ApplyResult
-from reconciler.saved import load_plan_file
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -13,8 +13,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.audit import COLUMNS, audit_rows
 from reconciler.cli.common import EXIT_OK, add_desired_dir, emit
+from reconciler.core.audit import COLUMNS, audit_rows
 from reconciler.errors import ConfigError
 from reconciler.ledger import default_ledger_path, read_ledger
 

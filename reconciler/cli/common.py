@@ -18,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler.config import connection_from_env
+from reconciler.core.settings import Settings
 from reconciler.engine import Runtime
-from reconciler.settings import Settings
+from reconciler.genesys.config import connection_from_env
 
 __all__ = [
     "EXIT_CHANGES",

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_desired_dir, emit
-from reconciler.config import connection_from_env
+from reconciler.core.report import text as text_report
 from reconciler.engine import Runtime
-from reconciler.report import text as text_report
+from reconciler.genesys.config import connection_from_env
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

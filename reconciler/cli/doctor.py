@@ -10,7 +10,7 @@ import json
 import os
 
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_format, emit
-from reconciler.doctor import run_checks
+from reconciler.genesys.doctor import run_checks
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

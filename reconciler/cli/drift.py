@@ -9,10 +9,10 @@ import argparse
 import json
 
 from reconciler.cli.common import EXIT_CHANGES, EXIT_OK, add_desired_dir, add_format, emit, runtime_from_args
-from reconciler.desired import load_desired
-from reconciler.drift import Drift, find_drift
+from reconciler.core.desired import load_desired
+from reconciler.core.drift import Drift, find_drift
 from reconciler.errors import DesiredStateError, ReconcilerError
-from reconciler.live import read_users
+from reconciler.genesys.live import read_users
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

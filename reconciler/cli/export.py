@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from reconciler.cli.common import EXIT_OK, add_desired_dir, runtime_from_args
-from reconciler.desired import load_desired
+from reconciler.core.desired import load_desired
 from reconciler.errors import DesiredStateError
-from reconciler.export import fetch_users, render_export
+from reconciler.genesys.export import fetch_users, render_export
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -20,11 +20,11 @@ from reconciler.cli.common import (
     emit,
     runtime_from_args,
 )
-from reconciler.plan import Plan
-from reconciler.report import json as json_report
-from reconciler.report import markdown as markdown_report
-from reconciler.report import text as text_report
-from reconciler.saved import write_plan_file
+from reconciler.core.plan import Plan
+from reconciler.core.report import jsondoc as json_report
+from reconciler.core.report import markdown as markdown_report
+from reconciler.core.report import text as text_report
+from reconciler.core.saved import write_plan_file
 
 FORMATS = ("text", "json", "markdown")
 

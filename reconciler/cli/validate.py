@@ -6,7 +6,7 @@ import argparse
 import json
 
 from reconciler.cli.common import EXIT_OK, add_desired_dir, add_format, emit
-from reconciler.desired import load_desired
+from reconciler.core.desired import load_desired
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -28,9 +28,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from reconciler.core.results import Outcome
 from reconciler.engine import Runtime
 from reconciler.errors import ApiError, DesiredStateError, ReconcilerError
-from reconciler.results import Outcome
 from reconciler.service.metrics import Metrics
 from reconciler.service.notify import Notifier
 

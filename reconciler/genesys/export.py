@@ -17,12 +17,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from reconciler.api.client import GenesysClient
-from reconciler.desired.schema import schema, schema_errors
-from reconciler.desired.yamlload import load_yaml
+from reconciler.core.desired.schema import schema, schema_errors
+from reconciler.core.desired.yamlload import load_yaml
+from reconciler.core.model import LiveUser
 from reconciler.errors import Forbidden, ReconcilerError
-from reconciler.live import parse_user
-from reconciler.model import LiveUser
+from reconciler.genesys.client import GenesysClient
+from reconciler.genesys.live import parse_user
 
 __all__ = ["fetch_users", "render_export"]
 

@@ -38,8 +38,7 @@ import httpx
 import tenacity
 
 from reconciler import __version__
-from reconciler.api.pacer import Pacer
-from reconciler.config import Connection
+from reconciler.core.settings import Settings
 from reconciler.endpoints import endpoint_name
 from reconciler.errors import (
     ApiError,
@@ -54,11 +53,12 @@ from reconciler.errors import (
     UnexpectedResponse,
     VersionConflict,
 )
-from reconciler.settings import Settings
+from reconciler.genesys.config import Connection
+from reconciler.genesys.pacer import Pacer
 
 __all__ = ["ApiResponse", "ApiSession", "ApiStats", "endpoint_name"]
 
-log = logging.getLogger("reconciler.api")
+log = logging.getLogger("reconciler.genesys")
 
 TRANSIENT_STATUSES = frozenset({408, 502, 503, 504})
 VERSION_MISMATCH_TEXT = "does not match the current version"

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from reconciler.api.session import ApiResponse, ApiSession, ApiStats
 from reconciler.errors import UnexpectedResponse
+from reconciler.genesys.session import ApiResponse, ApiSession, ApiStats
 
 __all__ = ["EXPAND", "SEARCH_STATES", "GenesysClient"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from reconciler.model import DesiredEntry, LiveState, LiveUser, MissingUsers, Policy, UserState
+from reconciler.core.model import DesiredEntry, LiveState, LiveUser, MissingUsers, Policy, UserState
 
 __all__ = ["Problem", "Resolved", "resolve"]
 

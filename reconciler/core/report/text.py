@@ -7,9 +7,9 @@ Plain text; the CLI adds colour when writing to a terminal.
 
 from __future__ import annotations
 
-from reconciler.model import Action
-from reconciler.plan import Change, Plan, Problem
-from reconciler.results import ApplyResult, Outcome
+from reconciler.core.model import Action
+from reconciler.core.plan import Change, Plan, Problem
+from reconciler.core.results import ApplyResult, Outcome
 
 __all__ = ["render_apply", "render_plan", "summary_line"]
 

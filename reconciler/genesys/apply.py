@@ -33,7 +33,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from reconciler.api.client import GenesysClient
+from reconciler.core.model import Action
+from reconciler.core.plan import Change, Plan
+from reconciler.core.results import STOPPED, ApplyResult, Outcome, Result
+from reconciler.core.settings import Settings
 from reconciler.errors import (
     ApiError,
     BadRequest,
@@ -43,16 +46,13 @@ from reconciler.errors import (
     PlanRefused,
     VersionConflict,
 )
+from reconciler.genesys.client import GenesysClient
+from reconciler.genesys.live import parse_user
 from reconciler.ledger import Ledger, utc_iso
-from reconciler.live import parse_user
-from reconciler.model import Action
-from reconciler.plan import Change, Plan
-from reconciler.results import STOPPED, ApplyResult, Outcome, Result
-from reconciler.settings import Settings
 
 __all__ = ["ApplyResult", "Outcome", "Result", "execute"]
 
-log = logging.getLogger("reconciler.apply")
+log = logging.getLogger("reconciler.genesys.apply")
 
 
 _REFUSALS = (BadRequest, Forbidden, NotFound, VersionConflict)  # 4xx answers: the write did not land

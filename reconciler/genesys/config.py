@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.errors import ConfigError
-from reconciler.regions import REGION_DOMAINS, api_url, login_url
+from reconciler.genesys.regions import REGION_DOMAINS, api_url, login_url
 
 __all__ = [
     "ENV_API_URL",

@@ -20,8 +20,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.plan import Change, Pending, Plan, Problem
-from reconciler.results import ApplyResult, Outcome
+from reconciler.core.plan import Change, Pending, Plan, Problem
+from reconciler.core.results import ApplyResult, Outcome
 
 __all__ = ["FORMAT_VERSION", "apply_document", "dumps", "plan_document"]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.model import DesiredEntry, LiveUser, UserState
+from reconciler.core.model import DesiredEntry, LiveUser, UserState
 
 __all__ = ["History", "RevokeDecision", "UserHistory", "revoke_decision"]
 

@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.model import Action, DesiredFile, DesiredState, LiveUser
+from reconciler.core.plan import Change, Pending, Plan, Problem
+from reconciler.core.report.jsondoc import FORMAT_VERSION, dumps, plan_document
 from reconciler.errors import ConfigError
-from reconciler.model import Action, DesiredFile, DesiredState, LiveUser
-from reconciler.plan import Change, Pending, Plan, Problem
-from reconciler.report.json import FORMAT_VERSION, dumps, plan_document
 
 __all__ = ["load_plan_file", "mismatches", "plan_from_document", "stale_reasons", "write_plan_file"]
 

@@ -14,11 +14,10 @@ import os
 from datetime import datetime
 from typing import Any
 
-from reconciler.desired.files import SourceFile, read_tree
-from reconciler.desired.schema import schema_errors
-from reconciler.desired.yamlload import YamlProblem, item_lines, line_at, load_yaml
-from reconciler.errors import DesiredStateError, Finding
-from reconciler.model import (
+from reconciler.core.desired.files import SourceFile, read_tree
+from reconciler.core.desired.schema import schema_errors
+from reconciler.core.desired.yamlload import YamlProblem, item_lines, line_at, load_yaml
+from reconciler.core.model import (
     DEFAULT_MAX_CHANGES,
     DesiredEntry,
     DesiredFile,
@@ -28,7 +27,8 @@ from reconciler.model import (
     Source,
     UserState,
 )
-from reconciler.settings import Settings
+from reconciler.core.settings import Settings
+from reconciler.errors import DesiredStateError, Finding
 
 __all__ = ["digest_of", "load_desired", "parse_instant"]
 

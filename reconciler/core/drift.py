@@ -11,8 +11,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.history import History
-from reconciler.model import LiveUser
+from reconciler.core.history import History
+from reconciler.core.model import LiveUser
 
 __all__ = ["Drift", "find_drift"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reconciler.model import Action
-from reconciler.plan import Change, Plan, Problem
-from reconciler.results import ApplyResult, Outcome, Result
+from reconciler.core.model import Action
+from reconciler.core.plan import Change, Plan, Problem
+from reconciler.core.results import ApplyResult, Outcome, Result
 
 __all__ = ["render_apply", "render_plan"]
 

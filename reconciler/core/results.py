@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from reconciler.plan import Change, Plan
+from reconciler.core.plan import Change, Plan
 
 __all__ = ["STOPPED", "ApplyResult", "Outcome", "Result"]
 

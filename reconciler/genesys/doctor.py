@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from reconciler.api.client import GenesysClient
-from reconciler.api.session import ApiSession
-from reconciler.config import Connection, connection_from_env
+from reconciler.core.settings import Settings
 from reconciler.errors import ApiError, AuthError, ConfigError, Forbidden, NotFound
-from reconciler.settings import Settings
+from reconciler.genesys.client import GenesysClient
+from reconciler.genesys.config import Connection, connection_from_env
+from reconciler.genesys.session import ApiSession
 
 __all__ = ["NIL_USER", "Check", "run_checks"]
 

@@ -29,14 +29,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.api.client import GenesysClient
+from reconciler.core.model import DesiredEntry, LiveState, LiveUser
+from reconciler.core.settings import Settings
 from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse
-from reconciler.model import DesiredEntry, LiveState, LiveUser
-from reconciler.settings import Settings
+from reconciler.genesys.client import GenesysClient
 
 __all__ = ["PROBE_THRESHOLD", "estimate_targeted_calls", "parse_user", "read_live", "read_users"]
 
-log = logging.getLogger("reconciler.live")
+log = logging.getLogger("reconciler.genesys.live")
 
 # Below this many estimated calls the targeted read is used without asking
 # how big the org is (the question itself costs a call).

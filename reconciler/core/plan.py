@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from math import floor
 from typing import NamedTuple
 
-from reconciler.history import History, revoke_decision
-from reconciler.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, UserState
-from reconciler.resolve import Problem, Resolved, resolve
+from reconciler.core.history import History, revoke_decision
+from reconciler.core.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, UserState
+from reconciler.core.resolve import Problem, Resolved, resolve
 
 __all__ = ["STATE_ACTIONS", "Change", "Pending", "Plan", "Problem", "build", "select_targets"]
 
