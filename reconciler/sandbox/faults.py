@@ -53,32 +53,19 @@ class Faults:
     p_drop: float = 0.0
     p_rate_limit: float = 0.0
     seed: int = 1
-    injected: Counter[str] = field(default_factory=Counter)
+    # What was injected so far, by kind: an account of what happened, not a fault to set.
+    injected: Counter[str] = field(default_factory=Counter, metadata={"settable": False})
     _rng: random.Random = field(default_factory=lambda: random.Random(1), repr=False)
 
-    _SETTABLE = (
-        "rate_limit_storm",
-        "storm_retry_after",
-        "server_errors",
-        "server_error_status",
-        "drop_connections",
-        "drop_after_write",
-        "latency",
-        "response_delay",
-        "write_response_delay",
-        "expire_tokens_after",
-        "conflicts",
-        "fail_writes",
-        "non_json",
-        "mangle",
-        "p_server_error",
-        "p_drop",
-        "p_rate_limit",
-        "seed",
-    )
+    def settable(self) -> tuple[str, ...]:
+        """What ``update`` accepts and ``clear`` resets: every public field not marked otherwise.
+
+        Derived from the fields, so a fault added above is settable with no second list to keep in step.
+        """
+        return tuple(f.name for f in fields(self) if not f.name.startswith("_") and f.metadata.get("settable", True))
 
     def update(self, changes: dict[str, Any]) -> None:
-        unknown = set(changes) - set(self._SETTABLE)
+        unknown = set(changes) - set(self.settable())
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
         for key, value in changes.items():
@@ -89,8 +76,8 @@ class Faults:
     def clear(self) -> None:
         """Back to no faults; keep the count of what was injected."""
         injected = self.injected
-        fresh = Faults()
-        for name in self._SETTABLE:
+        fresh = type(self)()
+        for name in self.settable():
             setattr(self, name, getattr(fresh, name))
         self.injected = injected
 
