@@ -224,3 +224,48 @@ def test_generated_org_is_deterministic_and_scales() -> None:
     start = time.perf_counter()
     big = Org.generate(20_000, wall=lambda: 0.0)
     assert len(big.users) == 20_000 and time.perf_counter() - start < 10
+
+
+def test_a_path_served_under_another_method_is_405_any_other_404(api: httpx.Client) -> None:
+    assert_error_body(api.put(f"/api/v2/users/{JANE}", json={}), 405, "method.not.allowed")
+    assert_error_body(api.post("/api/v2/tokens/me"), 405, "method.not.allowed")
+    assert_error_body(api.get("/api/v2/users/not-a-uuid"), 404, "not.found")
+    assert_error_body(api.get("/api/v2/groups"), 404, "not.found")
+    assert_error_body(api.get("/elsewhere"), 404, "not.found")
+
+
+def test_every_fault_field_is_settable_and_clear_resets_it() -> None:
+    from dataclasses import fields
+
+    from reconciler.sandbox.faults import Faults
+
+    faults = Faults()
+    public = {f.name for f in fields(Faults) if not f.name.startswith("_")}
+    assert set(faults.settable()) == public - {"injected"}
+    faults.injected["dropped"] += 2
+    changed = {name: ({"x": 1} if isinstance(getattr(faults, name), dict) else 3) for name in faults.settable()}
+    faults.update(changed)
+    assert all(getattr(faults, name) == value for name, value in changed.items())
+    faults.clear()
+    assert {name: getattr(faults, name) for name in faults.settable()} == {
+        name: getattr(Faults(), name) for name in faults.settable()
+    }
+    assert faults.injected == {"dropped": 2}  # the account of what was injected survives a clear
+    with pytest.raises(ValueError, match="injected"):
+        faults.update({"injected": {}})
+
+
+def test_a_fault_added_to_the_dataclass_needs_no_second_list() -> None:
+    from dataclasses import dataclass
+
+    from reconciler.sandbox.faults import Faults
+
+    @dataclass
+    class WithSlowSearch(Faults):
+        slow_search: int = 0
+
+    faults = WithSlowSearch()
+    faults.update({"slow_search": 2})
+    assert faults.slow_search == 2 and faults.as_dict()["slow_search"] == 2
+    faults.clear()
+    assert faults.slow_search == 0

@@ -1,9 +1,9 @@
 """The sandbox's organisation: users, versions, tokens and a lagging search index.
 
 In-memory state for the fake Genesys org, generated deterministically from a
-seed at any size. It knows nothing about HTTP (see app.py) and nothing about
-the reconciler: it models what Genesys keeps, including the parts that make a
-client's life hard (a version that changes on every write, a search index that
+seed at any size. It knows nothing about HTTP (see wire.py and resources/)
+and nothing about the reconciler: it models what Genesys keeps, including the
+parts that make a client's life hard (a version that changes on every write, a search index that
 lags behind writes, duplicate emails, deleted users that keep their email).
 """
 

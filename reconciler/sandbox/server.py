@@ -1,8 +1,9 @@
 """The sandbox over real HTTP on loopback.
 
 Adapts SandboxApp to ``http.server`` (HTTP/1.1, keep-alive, one thread per
-connection). ``Sandbox`` runs it in a background thread for the demo and the
-tests; ``reconciler sandbox`` runs it in the foreground. With a state file, the
+connection), with the test API (testapi.py) answering under ``/_sandbox/``.
+``Sandbox`` runs it in a background thread for the demo and the tests;
+``reconciler sandbox`` runs it in the foreground. With a state file, the
 org survives restarts (saved at most twice a second, and on close).
 """
 
@@ -17,9 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from reconciler.sandbox.app import ALL_PERMISSIONS, Client, Request, SandboxApp
+from reconciler.sandbox.app import SandboxApp
+from reconciler.sandbox.auth import ALL_PERMISSIONS, Client
 from reconciler.sandbox.faults import Faults, RateLimit
 from reconciler.sandbox.org import Org
+from reconciler.sandbox.testapi import TestApi
+from reconciler.sandbox.wire import Request, Response
 
 __all__ = ["SANDBOX_CLIENT_ID", "SANDBOX_CLIENT_SECRET", "Sandbox"]
 
@@ -38,7 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
         req = Request(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
-        resp = self.server.app.handle(req)
+        resp = self.server.answer(req)
         if resp.drop:
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -66,6 +70,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     app: SandboxApp
+    test_api: TestApi
+
+    def answer(self, req: Request) -> Response:
+        """The test API under /_sandbox/ (not Genesys: no auth, no faults, not logged); Genesys otherwise."""
+        if req.path.startswith("/_sandbox/"):
+            return self.test_api.handle(req)
+        return self.app.handle(req)
 
 
 class Sandbox:
@@ -96,6 +107,7 @@ class Sandbox:
         )
         self._server = _Server((host, port), _Handler)
         self._server.app = self.app
+        self._server.test_api = TestApi(self.app)
         self.port = int(self._server.server_address[1])
         self.base_url = f"http://{host}:{self.port}"
         self._stop = threading.Event()

@@ -3,7 +3,9 @@
 Not part of Genesys. No authentication (the sandbox only listens on loopback).
 It plays the other actors: an administrator reactivating someone in the admin
 UI, a user logging in, another writer editing a user, an operator injecting
-faults, and an observer reading the request log.
+faults, and an observer reading the request log. It sits on top of the app:
+server.py sends it every ``/_sandbox/`` request, and nothing in the sandbox
+imports it. These requests are not in the request log.
 
     GET    /_sandbox/health
     GET    /_sandbox/requests[?since=N]      the request log (method, path, query, status, body of writes)
@@ -28,18 +30,17 @@ import json
 import re
 import uuid
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from reconciler.endpoints import endpoint_name
+from reconciler.sandbox.app import SandboxApp
+from reconciler.sandbox.auth import Client
 from reconciler.sandbox.org import SandboxUser
-
-if TYPE_CHECKING:
-    from reconciler.sandbox.app import Request, Response, SandboxApp
+from reconciler.sandbox.routing import ID
+from reconciler.sandbox.wire import Request, Response, json_response
 
 __all__ = ["TestApi"]
-
-_ID = r"([0-9a-f-]{36})"
 
 
 class TestApi:
@@ -49,48 +50,44 @@ class TestApi:
         self.app = app
 
     def handle(self, req: Request) -> Response:
-        from reconciler.sandbox.app import _json
-
         org = self.app.org
         try:
             body = json.loads(req.body) if req.body else {}
         except ValueError:
-            return _json(400, {"error": "body is not JSON"})
+            return json_response(400, {"error": "body is not JSON"})
         path, method = req.path, req.method
         with org.lock:
             if path == "/_sandbox/health":
-                return _json(200, {"ok": True, "users": len(org.users)})
+                return json_response(200, {"ok": True, "users": len(org.users)})
             if path == "/_sandbox/requests":
                 since = int(parse_qs(req.query).get("since", ["0"])[0])
-                return _json(200, self.app.log[since:])
+                return json_response(200, self.app.log[since:])
             if path == "/_sandbox/stats":
-                return _json(200, self.stats())
+                return json_response(200, self.stats())
             if path == "/_sandbox/clock" and method == "POST":
                 org.skew += float(body.get("advance", 0))
-                return _json(200, {"wall": org.wall(), "skew": org.skew})
+                return json_response(200, {"wall": org.wall(), "skew": org.skew})
             if path == "/_sandbox/faults" and method == "DELETE":
                 self.app.faults.clear()
-                return _json(200, self.app.faults.as_dict())
+                return json_response(200, self.app.faults.as_dict())
             if path == "/_sandbox/faults":
                 if method == "PUT":
                     try:
                         self.app.faults.update(body)
                     except (ValueError, TypeError) as exc:
-                        return _json(400, {"error": str(exc)})
-                return _json(200, self.app.faults.as_dict())
+                        return json_response(400, {"error": str(exc)})
+                return json_response(200, self.app.faults.as_dict())
             if path == "/_sandbox/rate-limit" and method == "PUT":
                 rl = self.app.rate_limit
                 rl.allowed = int(body.get("allowed", rl.allowed))
                 rl.window = float(body.get("window", rl.window))
                 rl.send_headers = bool(body.get("send_headers", rl.send_headers))
                 rl.windows.clear()
-                return _json(200, {"allowed": rl.allowed, "window": rl.window, "send_headers": rl.send_headers})
+                return json_response(200, {"allowed": rl.allowed, "window": rl.window, "send_headers": rl.send_headers})
             if path == "/_sandbox/clients" and method == "POST":
-                from reconciler.sandbox.app import Client
-
                 client = Client(body["client_id"], body["secret"], frozenset(body.get("permissions", [])))
                 self.app.clients[client.client_id] = client
-                return _json(201, {"client_id": client.client_id})
+                return json_response(201, {"client_id": client.client_id})
             if path == "/_sandbox/users" and method == "POST":
                 user = SandboxUser(
                     id=body.get("id") or str(uuid.uuid4()),
@@ -102,31 +99,31 @@ class TestApi:
                     title="Agent",
                 )
                 org.add(user, indexed_at=None if body.get("lag", True) else float("-inf"))
-                return _json(201, self._view(user))
+                return json_response(201, self._view(user))
             if path == "/_sandbox/users" and method == "GET":
                 email = parse_qs(req.query).get("email", [""])[0].lower()
-                return _json(200, [self._view(org.users[i]) for i in org.ids_by_email(email)])
-            m = re.fullmatch(rf"/_sandbox/users/{_ID}(/state|/login|/edit)?", path)
+                return json_response(200, [self._view(org.users[i]) for i in org.ids_by_email(email)])
+            m = re.fullmatch(rf"/_sandbox/users/{ID}(/state|/login|/edit)?", path)
             if m:
                 found = org.users.get(m.group(1))
                 if found is None:
-                    return _json(404, {"error": "no such user"})
+                    return json_response(404, {"error": "no such user"})
                 target: SandboxUser = found
                 action = m.group(2)
                 if action is None:
-                    return _json(200, self._view(target))
+                    return json_response(200, self._view(target))
                 if action == "/state":
                     org.update(target, state=body["state"])
                 elif action == "/login":
                     if target.state != "active" and not body.get("force"):
-                        return _json(409, {"error": f"user is {target.state}: cannot log in"})
+                        return json_response(409, {"error": f"user is {target.state}: cannot log in"})
                     org.login(target, body.get("at"))
                 elif action == "/edit":
                     if "email" in body:  # an address reassigned (a rehire, a reused alias)
                         org.change_email(target, body["email"])
                     org.update(target, title=body.get("title", target.title))
-                return _json(200, self._view(target))
-        return _json(404, {"error": f"no test endpoint {method} {path}"})
+                return json_response(200, self._view(target))
+        return json_response(404, {"error": f"no test endpoint {method} {path}"})
 
     def _view(self, user: SandboxUser) -> dict[str, Any]:
         return {
