@@ -3,8 +3,9 @@
 In-memory state for the fake Genesys org, generated deterministically from a
 seed at any size. It knows nothing about HTTP (see wire.py and resources/)
 and nothing about the reconciler: it models what Genesys keeps, including the
-parts that make a client's life hard (a version that changes on every write, a search index that
-lags behind writes, duplicate emails, deleted users that keep their email).
+parts that make a client's life hard (a version that changes on every write, a
+search index that lags behind writes, duplicate emails, deleted users that keep
+their email).
 """
 
 from __future__ import annotations
