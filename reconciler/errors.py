@@ -8,6 +8,7 @@ or records them as per-user outcomes.
     ReconcilerError
     ├── ConfigError                  missing/invalid environment or options
     ├── DesiredStateError            bad desired-state files (carries every located finding)
+    ├── InputError                   another input file cannot be used (an HR export, a mapping file)
     ├── LedgerError                  the audit ledger cannot be read or written
     ├── PlanRefused                  apply will not run this plan (errors, budget, no approval)
     │   └── StalePlan                a saved plan no longer matches files or live users
@@ -42,6 +43,7 @@ __all__ = [
     "DesiredStateError",
     "Finding",
     "Forbidden",
+    "InputError",
     "LedgerError",
     "NetworkError",
     "NotFound",
@@ -84,6 +86,16 @@ class DesiredStateError(ReconcilerError):
     def __init__(self, findings: list[Finding] | tuple[Finding, ...]) -> None:
         self.findings = tuple(findings)
         first = str(self.findings[0]) if self.findings else "invalid desired state"
+        more = f" (and {len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
+        super().__init__(first + more)
+
+
+class InputError(ReconcilerError):
+    """An input other than the desired state (an HR export, a mapping file) cannot be used as a whole."""
+
+    def __init__(self, findings: list[Finding] | tuple[Finding, ...]) -> None:
+        self.findings = tuple(findings)
+        first = str(self.findings[0]) if self.findings else "unusable input"
         more = f" (and {len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
         super().__init__(first + more)
 

@@ -51,6 +51,7 @@ def test_error_tree_surface_is_pinned() -> None:
             "DesiredStateError",
             "Finding",
             "Forbidden",
+            "InputError",
             "LedgerError",
             "NetworkError",
             "NotFound",

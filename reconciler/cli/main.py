@@ -19,11 +19,12 @@ from reconciler.cli import doctor as doctor_cmd
 from reconciler.cli import drift as drift_cmd
 from reconciler.cli import export as export_cmd
 from reconciler.cli import plan as plan_cmd
+from reconciler.cli import propose as propose_cmd
 from reconciler.cli import run as run_cmd
 from reconciler.cli import sandbox as sandbox_cmd
 from reconciler.cli import validate as validate_cmd
 from reconciler.cli.common import EXIT_ERROR, configure_logging
-from reconciler.errors import ApiError, ConfigError, DesiredStateError, ReconcilerError
+from reconciler.errors import ApiError, ConfigError, DesiredStateError, InputError, ReconcilerError
 
 __all__ = ["build_parser", "main"]
 
@@ -34,6 +35,7 @@ COMMANDS = (
     run_cmd,
     drift_cmd,
     export_cmd,
+    propose_cmd,
     audit_cmd,
     doctor_cmd,
     sandbox_cmd,
@@ -95,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{len(exc.findings)} problem(s) in the desired-state files; nothing was read from or "
             f"written to Genesys Cloud"
         )
+    except InputError as exc:
+        for finding in exc.findings[:-1]:
+            sys.stderr.write(f"{finding}\n")
+        return _fail(f"{exc.findings[-1]}" if exc.findings else str(exc))
     except ConfigError as exc:
         return _fail(str(exc))
     except ApiError as exc:

@@ -73,6 +73,8 @@ def _message(error: ValidationError) -> str:
         extra = sorted(set(value) - set(sub.get("properties", {})))
         keys = ", ".join(repr(k) for k in extra)
         return f"{where}: unknown key {keys} (allowed: {allowed})"
+    if validator == "not" and isinstance(value, dict) and "reason_code" in value:
+        return f"{where}: a reactivation (state: active) takes no reason_code"
     if validator == "minProperties":
         return "file declares nothing: expected a 'users:' list or a 'policy:' mapping"
     if validator == "anyOf" and isinstance(value, dict):
