@@ -109,6 +109,31 @@ TOKEN_LIFETIME_MAX = 48 * 3600.0
 _DEPARTMENTS = ("Support", "Sales", "Billing", "Retention", "Workforce", "IT")
 
 
+# Well-known active users who have not signed in today: days since their last token, or None for
+# no token on record. Break Glass Admin is dormant (and protected); Dana White has never signed in.
+# Half days, so that a clock read to the second (the Date header) never rounds an age across a day.
+_WELL_KNOWN_IDLE: dict[int, float | None] = {4: 200.5, 6: 120.5, 8: None, 9: 30.5, 11: None}
+_DAY = 86400.0
+
+
+def _age_activity(user: SandboxUser, index: int, now: float, rng: random.Random) -> None:
+    """Give an active user who is not signed in today an old token, or none (as if never signed in).
+
+    Generated users: 70% last had a token 2 to 400 days ago (so an age such as 90d splits them),
+    30% have none. About half of those with a token have no ``dateLastLogin`` (SSO sign-ins).
+    The token is long expired, so the user holds no live session.
+    """
+    if index < len(WELL_KNOWN):
+        days = _WELL_KNOWN_IDLE.get(index)
+    else:
+        days = rng.uniform(2, 400) if rng.random() < 0.7 else None
+    if days is None:
+        return
+    user.last_token_issued = now - days * _DAY
+    if index >= len(WELL_KNOWN) and rng.random() < 0.5:
+        user.date_last_login = user.last_token_issued
+
+
 def iso(ts: float) -> str:
     """Genesys's timestamp format: UTC, milliseconds, Z."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
@@ -200,6 +225,9 @@ class Org:
         any calendar day.
         """
         rng = random.Random(seed)
+        # Last activity of the users not active today has its own stream, so that adding it
+        # changed no id, email or state the tests and the shipped desired_state/ name.
+        activity = random.Random(seed + 1)
         org = cls(search_lag=search_lag, wall=wall)
         now = org.wall()
         users: list[SandboxUser] = []
@@ -230,6 +258,8 @@ class Org:
             if recent:
                 issued = now - rng.uniform(60, 20 * 3600)
                 user.live_tokens, user.last_token_issued, user.date_last_login = 1, issued, issued
+            elif state == "active":
+                _age_activity(user, i, now, activity)
             users.append(user)
         for user in users:
             org.add(user, indexed_at=float("-inf"))

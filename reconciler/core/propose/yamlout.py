@@ -59,7 +59,8 @@ def _scalar(text: str) -> str:
 
 def comment_text(text: str) -> str:
     """One printable line for a ``#`` comment (or a terminal): odd characters become '?'."""
-    return " ".join("".join(ch if ch.isprintable() else "?" for ch in text.replace("\n", " ")).split())
+    spaced = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return " ".join("".join(ch if ch.isprintable() else "?" for ch in spaced).split())
 
 
 def instant(value: datetime) -> str:
@@ -143,7 +144,7 @@ def _entry(user: Activity, now: datetime, age_text: str) -> str:
     elif user.dormancy == "never":
         why = "Dormant: never active"
     else:
-        why = f"Dormant? last activity unknown at the {age_text} scan"
+        why = "Last activity unknown (Genesys returned no lastTokenIssued)"
     fields.append(f"reason: {quoted(why)}")
     return "{" + ", ".join(fields) + "},"
 
@@ -157,9 +158,10 @@ def render_dormant_proposal(
         f"# yaml-language-server: $schema={schema_ref}",
         "#",
         f"# Proposed by `reconciler propose --dormant {age_text}` at {instant(now)} (Genesys's clock)",
-        f"# from {comment_text(source)}: {selection.scanned} active users scanned, {selection.recent} active",
-        f"# within {age_text}, {len(selection.dormant)} dormant, {len(selection.unknown)} unknown,",
-        f"# {skipped} left out (already declared or protected). Last activity is lastTokenIssued.",
+        f"# from {comment_text(source)}. Last activity is lastTokenIssued (SSO sign-ins included).",
+        f"# Active users scanned: {selection.scanned}. Active within {age_text}: {selection.recent}. "
+        f"Dormant: {len(selection.dormant)}.",
+        f"# Last activity unknown: {len(selection.unknown)}. Left out (already declared or protected): {skipped}.",
         "#",
         "# Every entry is commented out: merging this file as is changes nothing.",
         "# Uncomment the line of each person who has left (and say why in `reason`).",
