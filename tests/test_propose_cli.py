@@ -6,12 +6,14 @@ import hashlib
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
+import yaml
 
 from reconciler.core.model import UserState
 from reconciler.core.propose.select import Dormancy
@@ -30,6 +32,7 @@ from tests.conftest import (
     FIXED_NOW,
     MORGAN,
     ROBIN,
+    ROOT,
     SandboxHandle,
     run_process,
     sandbox_wall,
@@ -303,3 +306,24 @@ def test_propose_runs_as_a_real_process(tmp_path: Path) -> None:
     result = run_process("propose", str(folder), "--from-csv", str(export), "--format", "markdown")
     assert result.code == 0, result.err
     assert "**1** proposed from 1 rows" in result.out
+
+
+def test_the_propose_workflow_opens_pull_requests_and_never_applies() -> None:
+    workflow = yaml.safe_load((ROOT / "examples/github-actions/reconciler-propose.yml").read_text())
+    assert set(workflow["jobs"]) == {"hr-leavers", "dormant"}
+    assert workflow[True]["schedule"]  # PyYAML reads the `on:` key as true
+    for job in workflow["jobs"].values():
+        runs = " ".join(step.get("run", "") for step in job["steps"])
+        assert "reconciler propose desired_state" in runs
+        assert not re.search(r"reconciler (apply|run)\b", runs)
+        assert any(step.get("uses", "").startswith("peter-evans/create-pull-request") for step in job["steps"])
+
+
+def test_the_shipped_hr_example_is_proposed_as_is(cli: Any, desired: Path) -> None:
+    result = cli(
+        "propose", str(desired), "--from-csv", str(ROOT / "examples/hr/terminations.csv"),
+        "--reason-map", str(ROOT / "examples/hr/reason-codes.yaml"), "--timezone", "Europe/London",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "1 skipped" in result.err  # dana.white is already declared in desired_state/
+    assert "    reason_code: Seasonal\n" in result.out and "Taylor.Green@Example.com" in result.out
