@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.history import History
+from reconciler.core.instants import utc_iso
 from reconciler.errors import LedgerError
 
 __all__ = ["FORMAT", "Ledger", "LedgerRead", "default_ledger_path", "read_ledger"]
@@ -37,10 +38,6 @@ FORMAT = 1
 def default_ledger_path(desired_root: str | os.PathLike[str]) -> Path:
     """``.reconciler/ledger.jsonl`` beside the desired-state folder (not inside: it is not desired state)."""
     return Path(desired_root).resolve().parent / ".reconciler" / "ledger.jsonl"
-
-
-def utc_iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.core.history import History
+from reconciler.core.instants import utc_iso
 from reconciler.core.model import Action, DesiredEntry, DesiredState, LiveState, LiveUser, Policy, Source, UserState
 from reconciler.core.plan import Plan
-from reconciler.ledger import utc_iso
 
 
 def entry(

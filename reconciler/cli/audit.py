@@ -10,11 +10,12 @@ import csv
 import io
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from reconciler.cli.common import EXIT_OK, add_desired_dir, emit
 from reconciler.core.audit import COLUMNS, audit_rows
+from reconciler.core.instants import parse_instant
 from reconciler.errors import ConfigError
 from reconciler.ledger import default_ledger_path, read_ledger
 
@@ -36,10 +37,9 @@ def _since(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_instant(text, assume_utc=True)
     except ValueError:
         raise ConfigError(f"--since {text!r} is not an ISO 8601 date (e.g. 2026-11-01)") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def run(args: argparse.Namespace) -> int:

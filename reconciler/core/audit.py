@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from reconciler.core.instants import instant_or_none
+
 __all__ = ["COLUMNS", "AuditRow", "audit_rows"]
 
 
@@ -40,13 +42,6 @@ class AuditRow:
 COLUMNS = tuple(AuditRow.__dataclass_fields__)
 
 
-def _parse(raw: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def audit_rows(records: Iterable[Mapping[str, Any]], since: datetime | None = None) -> list[AuditRow]:
     intents: dict[str, Mapping[str, Any]] = {}
     rows: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = []
@@ -65,7 +60,7 @@ def audit_rows(records: Iterable[Mapping[str, Any]], since: datetime | None = No
     rows += [(intents[a], outcomes.get(a)) for a in order]
     out: list[AuditRow] = []
     for intent, outcome in rows:
-        when = _parse(intent.get("time"))
+        when = instant_or_none(intent.get("time"))
         if since is not None and (when is None or when < since):
             continue
         error = (outcome or {}).get("error") or {}

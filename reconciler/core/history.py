@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.core.instants import instant_or_none
 from reconciler.core.model import DesiredEntry, LiveUser, UserState
 
 __all__ = ["History", "RevokeDecision", "UserHistory", "revoke_decision"]
@@ -45,13 +46,7 @@ class UserHistory:
 
 
 def _time(record: Mapping[str, Any], key: str = "time") -> datetime | None:
-    raw = record.get(key)
-    if not isinstance(raw, str):
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return instant_or_none(record.get(key))
 
 
 @dataclass(frozen=True)

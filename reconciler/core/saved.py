@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.instants import parse_instant
 from reconciler.core.model import Action, DesiredFile, DesiredState, LiveUser
 from reconciler.core.plan import Change, Pending, Plan, Problem
 from reconciler.core.report.jsondoc import FORMAT_VERSION, dumps, plan_document
@@ -27,9 +28,8 @@ __all__ = ["load_plan_file", "mismatches", "plan_from_document", "stale_reasons"
 
 
 def _when(raw: Any) -> datetime | None:
-    if raw is None:
-        return None
-    return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    """None stays None; anything else must be an instant (a malformed plan raises ValueError)."""
+    return None if raw is None else parse_instant(str(raw), assume_utc=True)
 
 
 def plan_from_document(doc: Mapping[str, Any]) -> Plan:

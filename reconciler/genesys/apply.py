@@ -33,6 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from reconciler.core.instants import utc_iso
 from reconciler.core.model import Action
 from reconciler.core.plan import Change, Plan
 from reconciler.core.results import STOPPED, ApplyResult, Outcome, Result
@@ -48,7 +49,7 @@ from reconciler.errors import (
 )
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.live import parse_user
-from reconciler.ledger import Ledger, utc_iso
+from reconciler.ledger import Ledger
 
 __all__ = ["ApplyResult", "Outcome", "Result", "execute"]
 

@@ -12,9 +12,9 @@ it is about:
     edit users      PATCH /api/v2/users/{nil id}                       directory:user:edit
     end sessions    DELETE /api/v2/tokens/{nil id}                     oauth:token:delete
 
-The write probes address the nil UUID, which no Genesys user can have, so
-they cannot change anyone. A 403 proves the permission is missing and names
-it. A 404 means the permission check passed and the user was not found,
+The write probes live in ``probes.py``, which says why they cannot change
+anyone (the nil user id, version 0). A 403 proves the permission is missing
+and names it. A 404 means the permission check passed and the user was not found,
 provided Genesys checks permissions before looking the user up (the usual
 order, and the sandbox's; not documented by Genesys). If it does not, the
 first real apply still reports the missing permission by name.
@@ -29,11 +29,11 @@ from reconciler.core.settings import Settings
 from reconciler.errors import ApiError, AuthError, ConfigError, Forbidden, NotFound
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.config import Connection, connection_from_env
+from reconciler.genesys.probes import NIL_USER, probe_edit_users, probe_end_sessions
 from reconciler.genesys.session import ApiSession
 
 __all__ = ["NIL_USER", "Check", "run_checks"]
 
-NIL_USER = "00000000-0000-0000-0000-000000000000"
 PROBE_EMAIL = "doctor-probe@reconciler.invalid"
 
 
@@ -130,8 +130,8 @@ def run_checks(
                     "directory:user:view",
                 )
             )
-        checks.append(_probe("edit users", "directory:user:edit", lambda: client.set_state(NIL_USER, "inactive", 0)))
-        checks.append(_probe("end sessions", "oauth:token:delete", lambda: client.revoke_tokens(NIL_USER)))
+        checks.append(_probe("edit users", "directory:user:edit", lambda: probe_edit_users(client)))
+        checks.append(_probe("end sessions", "oauth:token:delete", lambda: probe_end_sessions(client)))
         return checks
     finally:
         client.close()

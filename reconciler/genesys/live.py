@@ -26,9 +26,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.core.instants import instant_or_none
 from reconciler.core.model import DesiredEntry, LiveState, LiveUser
 from reconciler.core.settings import Settings
 from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse
@@ -54,15 +54,8 @@ def parse_user(raw: Mapping[str, Any]) -> LiveUser:
         version = int(version)
     if not isinstance(version, int) or isinstance(version, bool):
         version = None
-    issued = None
     token = raw.get("lastTokenIssued")
-    if isinstance(token, dict) and isinstance(token.get("dateIssued"), str):
-        try:
-            issued = datetime.fromisoformat(token["dateIssued"].replace("Z", "+00:00"))
-        except ValueError:
-            issued = None
-        if issued is not None and issued.tzinfo is None:  # Genesys's timestamps are UTC
-            issued = issued.replace(tzinfo=UTC)
+    issued = instant_or_none(token.get("dateIssued")) if isinstance(token, dict) else None  # Genesys's are UTC
     email = raw.get("email")
     name = raw.get("name")
     return LiveUser(

@@ -93,6 +93,10 @@ class ApiStats:
         self.retries = 0
         self.listeners: list[Callable[[str, int], None]] = []
 
+    def record_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
     def record(self, endpoint: str, status: int) -> None:
         with self._lock:
             self.calls[endpoint] += 1
@@ -223,44 +227,47 @@ class ApiSession:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
     ) -> ApiResponse:
         """Send one logical request, retrying transient failures within the budgets."""
-        counts = {"transient": 0, "rate_limited": 0, "seen": 0}
 
-        def tally(state: tenacity.RetryCallState) -> BaseException | None:
-            """Count each failed attempt once, whichever of stop/wait tenacity calls first."""
-            exc = state.outcome.exception() if state.outcome else None
-            if counts["seen"] < state.attempt_number:
-                counts["seen"] = state.attempt_number
-                counts["rate_limited" if isinstance(exc, RateLimited) else "transient"] += 1
-            return exc
+        # Two budgets, one per kind of failure. Tenacity keeps the per-request statistics; the
+        # ``after`` hook (run once per failed attempt, before stop and wait) adds our two counters.
+        def failed(state: tenacity.RetryCallState) -> BaseException | None:
+            return state.outcome.exception() if state.outcome else None
+
+        def count(state: tenacity.RetryCallState) -> None:
+            kind = "rate_limited" if isinstance(failed(state), RateLimited) else "transient"
+            stats = state.retry_object.statistics
+            stats[kind] = stats.get(kind, 0) + 1
+
+        def tally(state: tenacity.RetryCallState, kind: str) -> int:
+            return int(state.retry_object.statistics.get(kind, 0))
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            exc = tally(state)
+            exc = failed(state)
             if isinstance(exc, RateLimited):
                 too_long = exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after
-                return too_long or counts["rate_limited"] > self.settings.rate_limit_retries
-            return counts["transient"] >= self.settings.retry_attempts
+                return too_long or tally(state, "rate_limited") > self.settings.rate_limit_retries
+            return tally(state, "transient") >= self.settings.retry_attempts
 
         def wait(state: tenacity.RetryCallState) -> float:
-            exc = tally(state)
-            if isinstance(exc, RateLimited):
+            if isinstance(failed(state), RateLimited):
                 return 0.0  # the pacer already holds every worker until Retry-After
-            ceiling = self.settings.backoff_initial * 2 ** (counts["transient"] - 1)
+            ceiling = self.settings.backoff_initial * 2 ** (tally(state, "transient") - 1)
             return self._jitter(0.0, min(self.settings.backoff_max, ceiling))
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            self.stats.retries += 1
-            delay = state.upcoming_sleep
+            exc = failed(state)
+            self.stats.record_retry()
             if isinstance(exc, RateLimited):
                 pause = f"{exc.retry_after:g} s" if exc.retry_after is not None else "(none given: 1 s)"
                 what = f"waiting Retry-After {pause} (all workers)"
             else:
-                attempt = f"attempt {counts['transient'] + 1} of {self.settings.retry_attempts}"
-                what = f"retrying in {delay:.2f} s ({attempt})"
+                attempt = f"attempt {tally(state, 'transient') + 1} of {self.settings.retry_attempts}"
+                what = f"retrying in {state.upcoming_sleep:.2f} s ({attempt})"
             log.warning("%s %s: %s; %s", method, path, exc, what)
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientError),
+            after=count,
             stop=stop,
             wait=wait,
             sleep=self._sleep,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from datetime import datetime
 from typing import Any
 
 from reconciler.core.desired.files import SourceFile, read_tree
 from reconciler.core.desired.schema import schema_errors
 from reconciler.core.desired.yamlload import YamlProblem, item_lines, line_at, load_yaml
+from reconciler.core.instants import parse_instant
 from reconciler.core.model import (
     DEFAULT_MAX_CHANGES,
     DesiredEntry,
@@ -31,14 +31,6 @@ from reconciler.core.settings import Settings
 from reconciler.errors import DesiredStateError, Finding
 
 __all__ = ["digest_of", "load_desired", "parse_instant"]
-
-
-def parse_instant(text: str) -> datetime:
-    """An ISO 8601 instant with a time zone (the schema has checked the shape)."""
-    value = datetime.fromisoformat(text.upper().replace(" ", "T"))
-    if value.tzinfo is None:  # the schema requires a zone; keep the guard for direct callers
-        raise ValueError(f"{text!r} has no time zone")
-    return value
 
 
 def digest_of(files: list[SourceFile] | tuple[DesiredFile, ...]) -> str:

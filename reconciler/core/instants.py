@@ -1,0 +1,46 @@
+"""Instants: the one parser and the one formatter of ISO 8601 times. Pure.
+
+Times reach the tool from four places (desired-state files, Genesys's answers,
+the ledger, saved plans and the command line) and used to be parsed by five
+hand-written copies that disagreed on the edge cases. There is one rule now:
+
+* ``parse_instant`` is strict: ISO 8601, ``Z`` or an offset, ``T`` or a space,
+  either case; a text without a zone is refused unless the caller says it is
+  UTC by convention (Genesys's timestamps, the ledger's, ``--since``).
+* ``instant_or_none`` is for data we did not write ourselves in this run (a
+  ledger record, an API answer): anything unreadable is ``None``, never a
+  guess and never an exception.
+* ``utc_iso`` writes the one format the tool emits: UTC, milliseconds, ``Z``
+  (the shape Genesys uses).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = ["instant_or_none", "parse_instant", "utc_iso"]
+
+
+def parse_instant(text: str, *, assume_utc: bool = False) -> datetime:
+    """An aware datetime from ISO 8601 text. ValueError if it is not one, or has no zone and not ``assume_utc``."""
+    value = datetime.fromisoformat(text.strip().upper().replace(" ", "T", 1))
+    if value.tzinfo is None:
+        if not assume_utc:
+            raise ValueError(f"{text!r} has no time zone")
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def instant_or_none(raw: object) -> datetime | None:
+    """A UTC-by-convention instant from a record or an answer, or None when it is missing or unreadable."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return parse_instant(raw, assume_utc=True)
+    except ValueError:
+        return None
+
+
+def utc_iso(t: datetime) -> str:
+    """``2026-11-28T12:00:00.000Z``: UTC, milliseconds, Z."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"

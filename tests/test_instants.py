@@ -1,0 +1,55 @@
+"""The one ISO 8601 parser and formatter (reconciler/core/instants.py), tested once for every caller."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.core.instants import instant_or_none, parse_instant, utc_iso
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-28T12:00:00Z",
+        "2026-11-28t12:00:00z",
+        "2026-11-28 12:00:00Z",
+        "2026-11-28T12:00:00.000Z",
+        "2026-11-28T13:00:00+01:00",
+        " 2026-11-28T12:00:00+00:00 ",
+    ],
+)
+def test_every_spelling_of_one_instant_is_the_same_instant(text: str) -> None:
+    assert parse_instant(text) == datetime(2026, 11, 28, 12, tzinfo=UTC)
+
+
+def test_a_time_without_a_zone_is_refused_unless_utc_is_the_convention() -> None:
+    with pytest.raises(ValueError, match="no time zone"):
+        parse_instant("2026-11-28T12:00:00")
+    assert parse_instant("2026-11-28T12:00:00", assume_utc=True) == datetime(2026, 11, 28, 12, tzinfo=UTC)
+    assert parse_instant("2026-11-01", assume_utc=True) == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("raw", [None, "", "yesterday", 1764331200, "2026-13-01T00:00:00Z", {"dateIssued": "x"}])
+def test_unreadable_data_is_none_never_a_guess(raw: object) -> None:
+    assert instant_or_none(raw) is None
+
+
+def test_a_naive_genesys_timestamp_reads_as_utc() -> None:
+    assert instant_or_none("2026-11-28T11:00:00") == datetime(2026, 11, 28, 11, tzinfo=UTC)
+
+
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9000, 1, 1)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_what_the_tool_writes_it_reads_back_to_the_millisecond(naive: datetime, offset_minutes: int) -> None:
+    moment = naive.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    text = utc_iso(moment)
+    assert text.endswith("Z") and len(text) == len("2026-11-28T12:00:00.000Z")
+    back = parse_instant(text)
+    assert abs(back - moment) < timedelta(milliseconds=1)
+    assert instant_or_none(text) == back
