@@ -269,3 +269,27 @@ def test_a_fault_added_to_the_dataclass_needs_no_second_list() -> None:
     assert faults.slow_search == 2 and faults.as_dict()["slow_search"] == 2
     faults.clear()
     assert faults.slow_search == 0
+
+
+def test_generated_token_times_follow_the_sandboxs_own_clock() -> None:
+    """The cause of the 2026-11-30 red CI: token times must come from the org's clock, not the host's."""
+    for start in (0.0, 1_800_000_000.0, 4_000_000_000.0):
+        org = Org.generate(300, wall=lambda start=start: start)
+        issued = [u.last_token_issued for u in org.users.values() if u.last_token_issued is not None]
+        assert issued and all(start - 20 * 3600 <= t <= start for t in issued)
+
+
+def test_a_token_older_than_the_longest_lifetime_is_not_live() -> None:
+    from reconciler.sandbox.org import TOKEN_LIFETIME_MAX
+
+    clock = {"now": 1_000_000.0}
+    org = Org.generate(20, wall=lambda: clock["now"])
+    jane = org.users[JANE]
+    org.login(jane)
+    assert org.live_tokens(jane) >= 1
+    clock["now"] += TOKEN_LIFETIME_MAX - 1
+    assert org.live_tokens(jane) >= 1
+    clock["now"] += 2
+    assert org.live_tokens(jane) == 0
+    with Sandbox(org) as sb:
+        assert httpx.get(f"{sb.base_url}/_sandbox/users/{JANE}").json()["live_tokens"] == 0
