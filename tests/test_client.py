@@ -232,6 +232,24 @@ def test_429_waits_exactly_retry_after_then_succeeds(mock: Any, fake_time: FakeT
     assert client.session.pacer.rate_limited == 1
 
 
+def test_a_retry_after_date_is_measured_on_genesyss_clock_not_ours(mock: Any, fake_time: FakeTime) -> None:
+    """The host's clock is a year off; Genesys says 'retry at its Date + 7 s': the wait is 7 s."""
+    answered = "Tue, 04 Jan 2028 08:00:00 GMT"
+    route = mock.get(f"{API}/api/v2/tokens/me").mock(
+        side_effect=[
+            httpx.Response(
+                429,
+                headers={"Retry-After": "Tue, 04 Jan 2028 08:00:07 GMT", "Date": answered},
+                json=error_body(429, "too.many.requests.retry.after", "Rate limit exceeded"),
+            ),
+            httpx.Response(200, json={}),
+        ]
+    )
+    make_client(fake_time).whoami()
+    assert route.call_count == 2
+    assert pytest.approx(sum(fake_time.sleeps), abs=0.5) == 7
+
+
 def test_429_storm_gives_up_after_the_budget(mock: Any, fake_time: FakeTime) -> None:
     mock.get(f"{API}/api/v2/tokens/me").mock(
         return_value=httpx.Response(

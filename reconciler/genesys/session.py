@@ -74,13 +74,18 @@ class ApiResponse:
     @property
     def server_time(self) -> datetime | None:
         """The response's Date header: Genesys's clock, to compare with its timestamps."""
-        raw = self.headers.get("date")
-        try:
-            when = parsedate_to_datetime(raw) if raw else None
-        except (TypeError, ValueError):
-            return None
-        # "-0000" parses as naive; an HTTP date is always UTC.
-        return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+        return _dated(self.headers)
+
+
+def _dated(headers: Mapping[str, str]) -> datetime | None:
+    """The Date header of an answer, or None when it is missing or unreadable."""
+    raw = headers.get("date")
+    try:
+        when = parsedate_to_datetime(raw) if raw else None
+    except (TypeError, ValueError):
+        return None
+    # "-0000" parses as naive; an HTTP date is always UTC.
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 class ApiStats:
@@ -330,7 +335,7 @@ class ApiSession:
             self._note_server_time(answer.server_time)
             return answer
         if status == 429:
-            retry_after = _retry_after(resp.headers.get("retry-after"))
+            retry_after = _retry_after(resp.headers.get("retry-after"), _dated(resp.headers))
             wait = retry_after if retry_after is not None else 1.0
             if wait <= self.settings.max_retry_after:
                 self.pacer.rate_limited_for(wait)
@@ -371,8 +376,12 @@ class ApiSession:
         )
 
 
-def _retry_after(raw: str | None) -> float | None:
-    """Retry-After in seconds: Genesys sends whole seconds; an HTTP date is accepted too."""
+def _retry_after(raw: str | None, answered_at: datetime | None) -> float | None:
+    """Retry-After in seconds: Genesys sends whole seconds; an HTTP date is accepted too.
+
+    A date is Genesys's clock, so it is measured from the answer's own Date header
+    (``answered_at``); the local clock is only the fallback when the answer was undated.
+    """
     if raw is None:
         return None
     try:
@@ -384,5 +393,5 @@ def _retry_after(raw: str | None) -> float | None:
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - time.time()
+        seconds = when.timestamp() - (answered_at.timestamp() if answered_at else time.time())
     return max(0.0, seconds) if math.isfinite(seconds) else None
