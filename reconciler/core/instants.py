@@ -18,12 +18,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["instant_or_none", "parse_instant", "utc_iso"]
+__all__ = ["instant_or_none", "parse_instant", "parse_iso", "utc_iso"]
+
+
+def parse_iso(text: str) -> datetime:
+    """ISO 8601 text as written: aware when it names a zone, naive when not. ValueError if it is not ISO 8601.
+
+    For callers with their own rule for a time without a zone (an HR export's dates); everyone
+    else wants ``parse_instant``.
+    """
+    return datetime.fromisoformat(text.strip().upper().replace(" ", "T", 1))
 
 
 def parse_instant(text: str, *, assume_utc: bool = False) -> datetime:
     """An aware datetime from ISO 8601 text. ValueError if it is not one, or has no zone and not ``assume_utc``."""
-    value = datetime.fromisoformat(text.strip().upper().replace(" ", "T", 1))
+    value = parse_iso(text)
     if value.tzinfo is None:
         if not assume_utc:
             raise ValueError(f"{text!r} has no time zone")

@@ -18,9 +18,9 @@ same reads and identity rules as ``plan`` (live.read_live + core.resolve).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.core.instants import instant_or_none
 from reconciler.core.model import DesiredEntry, Policy, Source, UserState
 from reconciler.core.propose.select import Activity, Dormancy
 from reconciler.core.resolve import resolve
@@ -48,15 +48,10 @@ def activity_of(raw: Mapping[str, Any]) -> Activity:
         issued = token.get("dateIssued")
         if issued is None:
             dormancy = Dormancy.NEVER
-        elif isinstance(issued, str):
-            try:
-                last = datetime.fromisoformat(issued.replace("Z", "+00:00"))
-            except ValueError:
-                last = None
+        else:
+            last = instant_or_none(issued)  # Genesys's timestamps are UTC
             if last is not None:
                 dormancy = Dormancy.DATED
-                if last.tzinfo is None:  # Genesys's timestamps are UTC
-                    last = last.replace(tzinfo=UTC)
     return Activity(
         id=user_id,
         email=_text(raw, "email"),

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from reconciler.core.instants import parse_iso
+
 __all__ = ["DateRule", "DateTrouble", "parse_effective", "slash_order"]
 
 _SLASH = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
@@ -111,7 +113,7 @@ def parse_effective(text: str, rule: DateRule) -> datetime:
     iso = cell.replace("/", "-") if re.match(r"^\d{4}/\d{1,2}/\d{1,2}", cell) else cell
     found: datetime | None
     try:
-        found = datetime.fromisoformat(iso.replace("z", "Z").replace("Z", "+00:00"))
+        found = parse_iso(iso)
     except ValueError:
         found = None
     if found is not None:
