@@ -1,6 +1,7 @@
 """Measure `reconciler propose --dormant` on a big sandbox org. Prints one JSON object.
 
     python benchmarks/propose_dormant.py [USERS]        (default 100,000)
+    BENCH_RPM=6000000 python benchmarks/propose_dormant.py   (pacing lifted: local cost only)
 
 Starts `reconciler sandbox --users USERS` as its own process (with its default
 rate limit, 300 requests a minute per token, as Genesys documents), then runs
@@ -27,6 +28,7 @@ import httpx
 def main() -> int:
     users = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     python = sys.executable
+    rpm = ["--requests-per-minute", os.environ["BENCH_RPM"]] if os.environ.get("BENCH_RPM") else []
     sandbox = subprocess.Popen(
         [python, "-m", "reconciler", "sandbox", "--users", str(users), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -49,7 +51,7 @@ def main() -> int:
             desired.mkdir()
             started = time.monotonic()
             proc = subprocess.run(
-                [python, "-m", "reconciler", "propose", str(desired), "--dormant", "90d", "--format", "json"],
+                [python, "-m", "reconciler", "propose", str(desired), "--dormant", "90d", "--format", "json", *rpm],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -70,6 +72,7 @@ def main() -> int:
             json.dumps(
                 {
                     "users": users,
+                    "requests_per_minute": float(rpm[1]) if rpm else "default",
                     "summary": doc["summary"],
                     "calls_seen_by_sandbox": by_endpoint,
                     "wall_seconds": round(wall, 2),

@@ -33,6 +33,7 @@ from tests.conftest import (
     MORGAN,
     ROBIN,
     ROOT,
+    TAYLOR,
     SandboxHandle,
     run_process,
     sandbox_wall,
@@ -327,3 +328,31 @@ def test_the_shipped_hr_example_is_proposed_as_is(cli: Any, desired: Path) -> No
     assert result.code == 0, result.err
     assert "1 skipped" in result.err  # dana.white is already declared in desired_state/
     assert "    reason_code: Seasonal\n" in result.out and "Taylor.Green@Example.com" in result.out
+
+
+def test_check_org_also_skips_people_the_tree_names_by_id_only(
+    cli: Any, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    folder = tmp_path / "desired_state"
+    write(folder, "by-id.yaml", f"users:\n  - id: {TAYLOR}\n    reason: Left\n")
+    export = write(tmp_path, "hr.csv", "Work Email,Termination Date\nTaylor.Green@example.com,2026-12-01\n")
+    blind = cli("propose", str(folder), "--from-csv", str(export), env=sandbox.env)
+    assert "Taylor.Green@example.com" in blind.out  # without the org, an address cannot be matched to an id
+    checked = cli("propose", str(folder), "--from-csv", str(export), "--check-org", "--format", "json", env=sandbox.env)
+    doc = json.loads(checked.out)
+    assert checked.code == 0, checked.err
+    assert doc["entries"] == [] and doc["skipped"] == [
+        {
+            "row": 2,
+            "label": "Taylor.Green@example.com",
+            "why": f"already declared by id ({TAYLOR}) at {folder}/by-id.yaml:2",
+        }
+    ]
+
+
+def test_export_options_are_refused_with_dormant(cli: Any, desired: Path) -> None:
+    result = cli("propose", str(desired), "--dormant", "90d", "--check-org")
+    assert result.code == 1 and "--check-org applies to --from-csv, not to --dormant" in result.err
+    with pytest.raises(SystemExit) as usage:  # argparse: a usage error, exit 2
+        cli("propose", str(desired), "--dormant", "0d")
+    assert usage.value.code == 2

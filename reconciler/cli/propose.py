@@ -31,6 +31,7 @@ from reconciler.core.propose.select import select_dormant, skip_declared
 from reconciler.core.propose.yamlout import CsvSource, comment_text, render_csv_proposal, render_dormant_proposal
 from reconciler.core.report.jsondoc import dumps
 from reconciler.core.report.proposal import csv_document, dormant_document, render_markdown
+from reconciler.core.settings import Settings
 from reconciler.errors import ConfigError, Finding, InputError
 from reconciler.genesys.propose import check_addresses, read_activity
 
@@ -102,6 +103,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     csv_opts.add_argument("--reason-map", metavar="FILE", help="YAML mapping HR reasons to Genesys reason codes")
     csv_opts.add_argument(
         "--check-org", action="store_true", help="resolve each address in the live org (as plan does) and flag misses"
+    )
+    p.add_argument(
+        "--requests-per-minute",
+        type=float,
+        metavar="N",
+        help=f"pace ceiling when Genesys sends no rate headers (default {Settings().requests_per_minute:g})",
     )
     p.add_argument(
         "--read-strategy",
@@ -185,11 +192,14 @@ def _from_csv(args: argparse.Namespace, out: Path | None, entries: list[DesiredE
     if args.check_org and proposed:
         runtime = runtime_from_args(args, use_ledger=False)
         try:
-            notes = check_addresses(
+            notes, ids = check_addresses(
                 runtime.client(), [p.email for p in proposed], settings=runtime.settings, strategy=args.read_strategy
             )
         finally:
             runtime.close()
+        # Now that each address has an id, people the tree names by id only are declared too.
+        proposed, by_id = skip_declared(proposed, entries, policy, ids)
+        skipped = sorted([*skipped, *by_id], key=lambda s: s.row or 0)
     sha = hashlib.sha256(data).hexdigest()
     source = CsvSource(
         args.from_csv,
@@ -268,7 +278,15 @@ def _dormant(args: argparse.Namespace, out: Path | None, entries: list[DesiredEn
     return EXIT_OK
 
 
+_CSV_ONLY = ("check_org", "reason_map", "date_format", *(f"{name}_column" for name in FIELDS))
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.dormant is not None:
+        given = [name for name in _CSV_ONLY if getattr(args, name)]
+        if given:
+            option = "--" + given[0].replace("_", "-")
+            raise ConfigError(f"{option} applies to --from-csv, not to --dormant")
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not args.force:
         raise ConfigError(f"{out} exists; pass --force to replace it (nothing was read or written)")

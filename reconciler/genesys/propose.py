@@ -90,8 +90,9 @@ def read_activity(client: GenesysClient, progress: Callable[[int], None] | None 
 
 def check_addresses(
     client: GenesysClient, emails: Sequence[str], *, settings: Settings, strategy: str = "auto"
-) -> dict[str, str]:
-    """Lower-cased email -> what is wrong with it (no one, several people, deleted, unreadable)."""
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(lower-cased email -> what is wrong with it: no one, several people, deleted, unreadable;
+    lower-cased email -> the id of the one user it means)."""
     entries = [
         DesiredEntry(email=e, id=None, state=UserState.INACTIVE, source=Source("check-org", i))
         for i, e in enumerate(emails, 1)
@@ -104,7 +105,13 @@ def check_addresses(
         entry = by_source.get(problem.source or "")
         if entry is not None and entry.email_key is not None:
             notes.setdefault(entry.email_key, problem.message)
+    ids: dict[str, str] = {}
     for match in resolved:
-        if match.user.state == UserState.DELETED.value and match.entry.email_key is not None:
-            notes.setdefault(match.entry.email_key, f"only a deleted Genesys user ({match.user.id}) has this address")
-    return notes
+        key = match.entry.email_key
+        if key is None:
+            continue
+        if match.user.state == UserState.DELETED.value:
+            notes.setdefault(key, f"only a deleted Genesys user ({match.user.id}) has this address")
+        else:
+            ids[key] = match.user.id
+    return notes, ids

@@ -10,7 +10,7 @@ without it is *unknown*, kept apart and never called "never".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -43,17 +43,29 @@ def _declared(entries: Sequence[DesiredEntry]) -> tuple[dict[str, DesiredEntry],
 
 
 def skip_declared(
-    leavers: Sequence[Leaver], entries: Sequence[DesiredEntry], policy: Policy
+    leavers: Sequence[Leaver],
+    entries: Sequence[DesiredEntry],
+    policy: Policy,
+    ids: Mapping[str, str] | None = None,
 ) -> tuple[list[Leaver], list[Skip]]:
-    """Leavers the tree does not name yet, and why each other one was left out."""
-    by_email, _ = _declared(entries)
+    """Leavers the tree does not name yet, and why each other one was left out.
+
+    ``ids`` (lower-cased email -> Genesys id, known after --check-org) also catches a person
+    the tree declares by id only, or protects by id.
+    """
+    by_email, by_id = _declared(entries)
+    ids = ids or {}
     kept: list[Leaver] = []
     skipped: list[Skip] = []
     for leaver in leavers:
         key = leaver.email.lower()
+        user_id = ids.get(key)
         if key in by_email:
             skipped.append(Skip(leaver.email, f"already declared at {by_email[key].source}", leaver.row))
-        elif policy.is_protected(None, key):
+        elif user_id is not None and user_id in by_id:
+            where = by_id[user_id].source
+            skipped.append(Skip(leaver.email, f"already declared by id ({user_id}) at {where}", leaver.row))
+        elif policy.is_protected(user_id, key):
             skipped.append(Skip(leaver.email, "protected by the policy", leaver.row, protected=True))
         else:
             kept.append(leaver)
