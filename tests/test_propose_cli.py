@@ -356,3 +356,20 @@ def test_export_options_are_refused_with_dormant(cli: Any, desired: Path) -> Non
     with pytest.raises(SystemExit) as usage:  # argparse: a usage error, exit 2
         cli("propose", str(desired), "--dormant", "0d")
     assert usage.value.code == 2
+
+
+def test_a_dropped_expansion_is_shown_as_unknown_never_as_never_or_recent(
+    cli: Any, sandbox: SandboxHandle, desired: Path
+) -> None:
+    # Alex Kim (Support) last signed in 120 days ago, Taylor Green today; Genesys leaves both expansions out.
+    sandbox.faults(mangle={ALEX_2: "no_expand", TAYLOR: "no_expand"})
+    doc = json.loads(_dormant(cli, sandbox, desired, "--format", "json").out)
+    unknown = {e["id"]: e for e in doc["unknown"]}
+    assert set(unknown) >= {ALEX_2, TAYLOR}
+    assert all(unknown[i]["dormancy"] == "unknown" and unknown[i]["last_activity"] is None for i in (ALEX_2, TAYLOR))
+    assert ALEX_2 not in {e["id"] for e in doc["entries"]}
+    recent = doc["summary"]["recent"]
+    sandbox.faults(mangle={})
+    doc = json.loads(_dormant(cli, sandbox, desired, "--format", "json").out)
+    assert ALEX_2 in {e["id"] for e in doc["entries"]} and TAYLOR not in {e["id"] for e in doc["unknown"]}
+    assert doc["summary"]["recent"] == recent + 1  # Taylor counts as recent only when Genesys says so

@@ -46,7 +46,8 @@ class Faults:
     fail_writes: dict[str, int] = field(default_factory=dict)
     # The next N API requests answer 200 with an HTML body instead of JSON.
     non_json: int = 0
-    # user id -> "unknown_state" | "missing_version": how reads misreport that user.
+    # user id -> "unknown_state" | "missing_version" | "no_expand": how reads misreport that user
+    # ("no_expand": the requested expansions are left out, as Genesys may: they are best effort).
     mangle: dict[str, str] = field(default_factory=dict)
     # Random faults on API requests, reproducible from the seed.
     p_server_error: float = 0.0

@@ -10,7 +10,8 @@ strictest plausible reading:
 * ``GET /api/v2/users/query`` pages with an opaque cursor bound to its query.
 * ``GET /api/v2/users/{id}`` returns active and inactive users, deleted ones
   only with ``state=deleted``.
-* A ``mangle`` fault misreports a user in every read here.
+* A ``mangle`` fault misreports a user in every read here (an unknown state, no
+  version, or its expansions left out).
 
 Handlers take the state, the request and the calling client; they answer a
 Response or raise ApiFailure. No sockets, no routing beyond ``ROUTES``.
@@ -198,6 +199,9 @@ def shape(state: SandboxState, user: SandboxUser, expand: list[str]) -> dict[str
         body["state"] = "suspended"
     elif how == "missing_version":
         del body["version"]
+    elif how == "no_expand":
+        for key in ("lastTokenIssued", "dateLastLogin", "authorization"):
+            body.pop(key, None)
     if how:
         state.faults.injected[f"mangled_{how}"] += 1
     return body
