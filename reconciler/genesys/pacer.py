@@ -59,6 +59,7 @@ class Pacer:
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._blocked_until = 0.0
+        self._episode = 0  # bumped by every 429: slots handed out before it are void
         self._recovered_at = clock()
         self._in_flight = 0
         self._header_interval: float | None = None
@@ -73,20 +74,29 @@ class Pacer:
     def acquire(self) -> None:
         """Wait for this worker's turn to send one request.
 
-        A worker already asleep when another one is refused with a 429 checks
-        again on waking: nobody sends until the Retry-After pause is over.
+        A worker already asleep when another one is refused with a 429 gives up
+        its slot on waking and queues again behind the Retry-After pause, so the
+        waiting workers resume one paced interval apart, not all at once.
         """
         with self._lock:
             now = self._clock()
-            interval = self._current_interval(now)
-            slot = max(now, self._next_slot, self._blocked_until)
-            self._next_slot = slot + interval
+            slot = self._reserve(now)
+            episode = self._episode
             self._in_flight += 1
         while slot > now:
             self._sleep(slot - now)
             with self._lock:
                 now = self._clock()
-                slot = max(now, self._blocked_until)
+                # A 429 (or a spent header budget) voided every slot handed out before it.
+                if self._episode != episode or now < self._blocked_until:
+                    slot = self._reserve(now)
+                    episode = self._episode
+
+    def _reserve(self, now: float) -> float:
+        """The next free slot (never inside a Retry-After pause); called with the lock held."""
+        slot = max(now, self._next_slot, self._blocked_until)
+        self._next_slot = slot + self._current_interval(now)
+        return slot
 
     def release(self, headers: Mapping[str, str] | None) -> None:
         """A response (or failure) arrived for a request made after ``acquire``."""
@@ -111,7 +121,8 @@ class Pacer:
             now = self._clock()
             new_episode = now >= self._blocked_until
             self._blocked_until = max(self._blocked_until, now + retry_after)
-            self._next_slot = max(self._next_slot, self._blocked_until)
+            self._next_slot = self._blocked_until  # the queue restarts after the pause
+            self._episode += 1
             self._header_interval = None
             if new_episode:  # workers refused in the same window count as one signal
                 self._rate = max(self._base_rate / MAX_SLOWDOWN, self._rate * DECREASE)
