@@ -112,6 +112,9 @@ class StubClient:
     def users_by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
         return []
 
+    def workers(self, tasks: int) -> int:
+        return 1
+
 
 def plan_for_one() -> Plan:
     c = {"user_id": USER_ID, "email": "j@example.com", "name": "J", "version": 3, "source": "a.yaml:1"}

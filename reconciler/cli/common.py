@@ -81,7 +81,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="how to read live users: batched look-ups, a full listing, or whichever costs fewer calls",
     )
     p.add_argument(
-        "--concurrency", type=int, metavar="N", help=f"users written at once (default {Settings().concurrency})"
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="at most N requests in flight (default: sized from the rate limit and the measured latency, "
+        f"up to {Settings().max_concurrency})",
     )
     p.add_argument(
         "--requests-per-minute",

@@ -105,7 +105,7 @@ def _by_email(entry: DesiredEntry, live: LiveState, policy: Policy) -> Resolved 
     return Problem(
         severity,
         "user.not_found",
-        f"no Genesys user has email {entry.email} (searched as written and in lower case)",
+        f"no Genesys user has email {entry.email} (compared ignoring case)",
         str(entry.source),
     )
 

@@ -14,12 +14,18 @@ __all__ = ["Settings"]
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    # --- writes -----------------------------------------------------------
-    # Users written at the same time. Genesys limits requests per token, not
-    # connections, so concurrency only has to hide latency: at 300 requests a
-    # minute (one every 200 ms) and ~100-300 ms per request, 4 in flight keep the
-    # token busy without piling up 429s. Each user's PATCH still precedes its revoke.
-    concurrency: int = 4
+    # --- writes and reads in flight -----------------------------------------
+    # Requests in flight at once, for writes (one user per worker: its PATCH,
+    # then its revoke) and for batched reads. Genesys limits requests per token,
+    # not connections, so workers only have to hide latency. By Little's law the
+    # requests in flight needed to keep the allowed rate are rate x latency, so
+    # by default (None) the pool is sized from the pace and the latency measured
+    # on this run's own requests. ``--concurrency N`` sets a cap instead.
+    concurrency: int | None = None
+    # The ceiling of that sizing. At Genesys's 300 requests a minute (5 a
+    # second) 64 workers hide up to about 8 s of latency; more would only be
+    # idle threads (and connections) waiting for the pacer.
+    max_concurrency: int = 64
 
     # Re-read and re-decide after a version conflict (someone else changed the
     # user between our read and our PATCH). Three conflicts in a row on one user

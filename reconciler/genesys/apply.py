@@ -1,8 +1,8 @@
 """Stage 4: execute a Plan -> ApplyResult. Writes to Genesys and to the ledger.
 
 Apply consumes the plan as it is; it never re-plans. It branches on the
-action only. For each user (several users at once, up to
-``settings.concurrency``) it runs that user's changes in order: the state
+action only. For each user (several users at once, as many as the rate
+limit needs at the measured latency: workers.py) it runs that user's changes in order: the state
 change first, then the token revoke, so a deactivated user cannot log in
 again between the two.
 
@@ -287,7 +287,10 @@ def execute(
             return [Result(c, Outcome.SKIPPED, STOPPED) for c in groups[user_id]]
         return runner.run(groups[user_id])
 
-    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="apply") as pool:
+    # Sized from the pace and the latency the plan's reads measured (Little's law), --concurrency a cap.
+    workers = client.workers(len(groups))
+    log.info("applying %d user(s) with %d worker(s)", len(groups), workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
         futures = {uid: pool.submit(work, uid) for uid in groups}
         for uid, future in futures.items():
             try:

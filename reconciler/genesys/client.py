@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from reconciler.errors import UnexpectedResponse
 from reconciler.genesys.session import ApiResponse, ApiSession, ApiStats
+from reconciler.genesys.workers import pool_size
 
 __all__ = ["EXPAND", "SEARCH_STATES", "GenesysClient"]
 
@@ -42,6 +43,10 @@ class GenesysClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def workers(self, tasks: int) -> int:
+        """How many of ``tasks`` to run at once: enough to keep the pace at the measured latency (workers.py)."""
+        return pool_size(self.session, tasks)
 
     # --- reads --------------------------------------------------------------------
 

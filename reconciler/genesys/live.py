@@ -4,17 +4,27 @@ Effectful (API reads only; never writes). In: the desired entries. Out: the
 users they may refer to, by id, plus an email index. Only users named in the
 files are kept; anyone else seen in a listing is dropped on the spot.
 
-Two ways to read, chosen by cost in API calls (the rate limit is what matters):
+One matching rule, whichever way the users are read: an address matches every
+user whose address is equal to it ignoring case. Two ways to read, chosen by
+what they cost against the rate limit:
 
 * targeted (the usual case): emails -> ids with ``POST /api/v2/users/search``
   (up to 100 values per call), then the authoritative state and version of
-  every candidate with ``GET /api/v2/users?id=`` (100 ids per call). About
-  M/100 + M/100 calls for M managed users. Search only finds ids: it is
+  every candidate with ``GET /api/v2/users?id=`` (100 ids per call), the
+  batches in parallel under the one pacer. Search only finds ids: it is
   eventually consistent, so state and version always come from the GET.
+  Whether ``EXACT`` is case-sensitive is undocumented, so an address is
+  searched as written; those not found are searched again lower-cased (most
+  orgs store addresses so); and any still not found are in doubt, so one
+  listing of the org settles them. A plan never says ``user.not_found`` for an
+  address the listing would have matched; the listing is paid for only when an
+  address is missing.
 * listing: every user with ``GET /api/v2/users/query`` (cursor, 500 a page),
   matching emails locally. Costs U/500 calls for an org of U users, so it
   wins once M is a sizeable share of U. Deciding needs U: one extra call,
   made only when the targeted estimate exceeds ``PROBE_THRESHOLD`` calls.
+  Cursor pages come one after another, so at high latency the listing is
+  slower than its call count says: the choice compares time, not calls.
 
 A batch that fails (after the session's retries) marks its entries as
 unreadable; the planner turns that into an error for those users and leaves
@@ -33,6 +43,7 @@ from reconciler.core.model import DesiredEntry, LiveState, LiveUser
 from reconciler.core.settings import Settings
 from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse
 from reconciler.genesys.client import GenesysClient
+from reconciler.genesys.workers import cap, run_all
 
 __all__ = ["PROBE_THRESHOLD", "estimate_targeted_calls", "parse_user", "read_live", "read_users"]
 
@@ -73,34 +84,15 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _email_batches(entries: Sequence[DesiredEntry], limit: int) -> list[tuple[list[str], list[str]]]:
-    """Group emails into searches of at most ``limit`` values: (keys, values).
-
-    Each email is searched as written and lower-cased: EXACT matching may be
-    case-sensitive (undocumented), and most orgs store addresses lower-cased.
-    """
-    batches: list[tuple[list[str], list[str]]] = []
-    keys: list[str] = []
-    values: list[str] = []
-    seen: set[str] = set()
-    for entry in entries:
-        key = entry.email_key
-        if key is None or key in seen or entry.email is None:
-            continue
-        seen.add(key)
-        variants = list(dict.fromkeys([entry.email, key]))
-        if len(values) + len(variants) > limit:
-            batches.append((keys, values))
-            keys, values = [], []
-        keys.append(key)
-        values.extend(variants)
-    if keys:
-        batches.append((keys, values))
-    return batches
+def _search_batches(spellings: Mapping[str, str], limit: int) -> list[list[str]]:
+    """Spellings to search (one per address), at most ``limit`` values a search."""
+    values = list(dict.fromkeys(spellings.values()))
+    return [values[i : i + limit] for i in range(0, len(values), limit)]
 
 
 def estimate_targeted_calls(n_ids: int, n_emails: int, settings: Settings) -> int:
-    searches = math.ceil(n_emails / max(1, settings.search_batch_size // 2))
+    """Calls of a targeted read when the org stores addresses as the files write them."""
+    searches = math.ceil(n_emails / max(1, settings.search_batch_size))
     gets = math.ceil((n_ids + n_emails) / settings.id_batch_size)
     return searches + gets
 
@@ -115,15 +107,21 @@ def read_users(
     """
     users: dict[str, LiveUser] = {}
     failed: dict[str, str] = {}
-    for batch in _chunks(list(dict.fromkeys(ids)), settings.id_batch_size):
+
+    def one(batch: Sequence[str]) -> tuple[list[LiveUser], str | None]:
         try:
-            wanted = set(batch)
-            found = [parse_user(raw) for raw in client.users_by_ids(batch)]
+            return [parse_user(raw) for raw in client.users_by_ids(batch)], None
         except ApiError as exc:
             if isinstance(exc, (AuthError, Forbidden)):
                 raise
-            failed.update(dict.fromkeys(batch, str(exc)))
+            return [], str(exc)
+
+    batches = list(_chunks(list(dict.fromkeys(ids)), settings.id_batch_size))
+    for batch, (found, why) in zip(batches, run_all(client.session, one, batches), strict=True):
+        if why is not None:
+            failed.update(dict.fromkeys(batch, why))
             continue
+        wanted = set(batch)
         users.update((u.id, u) for u in found if u.id in wanted)
     return users, failed
 
@@ -160,39 +158,91 @@ class _Reader:
     def targeted(self, id_entries: list[str], email_entries: list[DesiredEntry]) -> None:
         candidates: dict[str, None] = dict.fromkeys(id_entries)
         hits_by_key: dict[str, set[str]] = {}
-        for keys, values in _email_batches(email_entries, self.settings.search_batch_size):
-            try:
-                hits = self.client.search_emails(values)
-            except ApiError as exc:
-                self._fail((f"email:{k}" for k in keys), exc)
-                continue
-            wanted = set(keys)
-            for hit in hits:
-                email, hit_id = hit.get("email"), hit.get("id")
-                if isinstance(email, str) and isinstance(hit_id, str) and email.lower() in wanted:
-                    candidates.setdefault(hit_id)
-                    hits_by_key.setdefault(email.lower(), set()).add(hit_id)
+        written: dict[str, str] = {}  # address key -> the spelling of its first entry
+        for e in email_entries:
+            if e.email_key and e.email:
+                written.setdefault(e.email_key, e.email)
+        missing = dict(written)
+        # As written first; then lower-cased, only for addresses written otherwise that were not found.
+        for lowered in (False, True):
+            spellings = {k: k for k, v in missing.items() if v != k} if lowered else dict(missing)
+            batches = _search_batches(spellings, self.settings.search_batch_size)
+            for batch, outcome in zip(batches, run_all(self.client.session, self._search, batches), strict=True):
+                if isinstance(outcome, ApiError):
+                    self._fail((f"email:{v.lower()}" for v in batch), outcome)
+                    continue
+                for hit in outcome:
+                    email, hit_id = hit.get("email"), hit.get("id")
+                    key = email.lower() if isinstance(email, str) else None
+                    if key in written and isinstance(hit_id, str):
+                        candidates.setdefault(hit_id)
+                        hits_by_key.setdefault(key, set()).add(hit_id)
+                        missing.pop(key, None)
+            for batch in batches:  # a failed search is an error for its addresses, not a doubt
+                for value in batch:
+                    if f"email:{value.lower()}" in self.errors:
+                        missing.pop(value.lower(), None)
         users, unread = read_users(self.client, list(candidates), self.settings)
         self.users.update(users)
         self.errors.update((f"id:{i}", why) for i, why in unread.items())
         failed = set(unread)
         # The email index comes from the authoritative reads: a search hit whose
         # email has changed since it was indexed no longer counts as a match.
-        wanted_emails = {e.email_key for e in email_entries if e.email_key}
         for user in self.users.values():
             key = user.email.lower() if user.email else None
-            if key is not None and key in wanted_emails:
+            if key is not None and key in written:
                 self.email_index.setdefault(key, []).append(user.id)
         # An email whose candidates could not be loaded is unreadable, not "not found".
         for key, hit_ids in hits_by_key.items():
             if hit_ids & failed:
                 self.errors.setdefault(f"email:{key}", "a user with this email could not be read")
+        doubt = {k for k in written if k not in self.email_index and f"email:{k}" not in self.errors}
+        if doubt:
+            self._settle(doubt)
+
+    def _search(self, values: list[str]) -> list[dict[str, Any]] | ApiError:
+        try:
+            return self.client.search_emails(values)
+        except ApiError as exc:
+            if isinstance(exc, (AuthError, Forbidden)):
+                raise
+            return exc
+
+    def _settle(self, doubt: set[str]) -> None:
+        """Addresses search did not find may still be stored in another case: list the org once to know."""
+        log.info("%d address(es) not found by search; listing the org to match them ignoring case", len(doubt))
+        found: dict[str, list[LiveUser]] = {}
+        try:
+            for page in self.client.iter_users("any"):
+                for raw in page:
+                    email = raw.get("email")
+                    if isinstance(email, str) and email.lower() in doubt:
+                        user = parse_user(raw)
+                        found.setdefault(email.lower(), []).append(user)
+        except ApiError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            for key in doubt:
+                self.errors[f"email:{key}"] = f"not found by search, and the listing to confirm it failed: {exc}"
+            return
+        for key, users in found.items():
+            for user in users:
+                self.users[user.id] = user
+                self.email_index.setdefault(key, []).append(user.id)
 
     def listing(self, id_entries: list[str], email_entries: list[DesiredEntry]) -> None:
         wanted_ids = set(id_entries)
         wanted_emails = {e.email_key for e in email_entries if e.email_key}
         for page in self.client.iter_users("any"):
             self._keep(page, wanted_ids=wanted_ids, wanted_emails=wanted_emails)
+
+
+def _seconds(client: GenesysClient, calls: int, in_flight: int) -> float:
+    """How long ``calls`` requests take with at most ``in_flight`` at once: min(rate, in_flight / latency)."""
+    session = client.session
+    latency = session.latency or 0.0
+    rate = session.pacer.rate if latency <= 0 else min(session.pacer.rate, in_flight / latency)
+    return calls / rate
 
 
 def read_live(
@@ -222,7 +272,7 @@ def read_live(
             if total is not None:
                 pages = math.ceil(total / settings.list_page_size)
                 log.info("org has %d users: listing costs %d calls, targeted reads about %d", total, pages, estimate)
-                if pages < estimate:
+                if _seconds(client, pages, 1) < _seconds(client, estimate, cap(settings)):
                     chosen = "listing"
     if chosen == "listing":
         try:

@@ -194,9 +194,12 @@ class ApiSession:
     ) -> None:
         self.settings = settings or Settings()
         self.conn = conn
+        # One connection per worker at most; httpx's default pool (100) would queue a larger cap.
+        connections = max(100, self.settings.concurrency or 0, self.settings.max_concurrency)
         self.http = httpx.Client(
             transport=transport,
             timeout=self.settings.request_timeout,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             headers={"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"},
         )
         self.stats = ApiStats()
@@ -206,6 +209,24 @@ class ApiSession:
         self._jitter = jitter
         self._server_time: datetime | None = None
         self._server_time_lock = threading.Lock()
+        self._clock = clock
+        self._latency: float | None = None
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds an API request takes, averaged over this run's answers (None before the first).
+
+        Measured from sending to the full answer, pacing waits excluded: the time a
+        worker is busy per request, which sizes the worker pool (workers.py).
+        """
+        return self._latency
+
+    def _note_latency(self, seconds: float) -> None:
+        with self._server_time_lock:
+            # Rise fast, fall slowly: an under-estimate costs rate, an over-estimate only idle threads.
+            old = self._latency
+            weight = 0.5 if old is None or seconds > old else 0.1
+            self._latency = seconds if old is None else old + weight * (seconds - old)
 
     def close(self) -> None:
         self.http.close()
@@ -297,11 +318,13 @@ class ApiSession:
     def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, token: str) -> httpx.Response:
         self.pacer.acquire()
         headers = None
+        started = self._clock()
         try:
             resp = self.http.request(
                 method, self.conn.api_url + path, params=params, json=body, headers={"Authorization": f"Bearer {token}"}
             )
             headers = resp.headers
+            self._note_latency(self._clock() - started)
         except httpx.TimeoutException:
             self.stats.record(endpoint_name(method, path), 0)
             raise NetworkError("the request timed out", request=f"{method} {path}") from None

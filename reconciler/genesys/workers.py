@@ -1,0 +1,79 @@
+"""How many requests to keep in flight, and running paced work on that many threads.
+
+Effectful only through the session it is given. Throughput is
+min(allowed rate, workers / latency): a fixed number of workers wastes the
+rate limit at high latency and piles up idle threads at low latency. By
+Little's law the requests in flight needed to hold a rate R at a latency L are
+R x L, so the pool is sized from the pacer's rate and the latency measured on
+this run's own requests, with a margin for the time a worker spends between
+requests (parsing, the ledger). Every worker still waits for the one pacer, so
+more workers never means a faster pace than the token allows; the only cost of
+a generous pool is idle threads.
+
+``--concurrency`` (``Settings.concurrency``) caps the number; without it the
+cap is ``Settings.max_concurrency``. Never a worker per task beyond the tasks
+there are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from reconciler.core.settings import Settings
+
+if TYPE_CHECKING:  # only the type: importing the session (and httpx) is the caller's business
+    from reconciler.genesys.session import ApiSession
+
+__all__ = ["MARGIN", "cap", "pool_size", "run_all", "workers_for"]
+
+# In-flight requests beyond rate x latency: the measured latency leaves out the
+# worker's own time between requests, and a latency estimate is an average.
+MARGIN = 1.5
+SPARE = 2
+# Before the first answer there is no latency to size from: assume this much
+# (a cross-region call to Genesys). Reads measure it on their first request.
+ASSUMED_LATENCY = 0.5
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def workers_for(rate: float, latency: float, limit: int) -> int:
+    """Workers needed to hold ``rate`` requests/s at ``latency`` s per request, at most ``limit``."""
+    needed = math.ceil(rate * latency * MARGIN) + SPARE
+    return max(1, min(limit, needed))
+
+
+def cap(settings: Settings) -> int:
+    """The most workers this run may use: ``--concurrency`` when given, else the built-in ceiling."""
+    return max(1, settings.concurrency if settings.concurrency is not None else settings.max_concurrency)
+
+
+def pool_size(session: ApiSession, tasks: int) -> int:
+    """Workers for ``tasks`` units of work of one request each (a user's writes run in series)."""
+    latency = session.latency if session.latency is not None else ASSUMED_LATENCY
+    return workers_for(session.pacer.rate, latency, min(cap(session.settings), max(1, tasks)))
+
+
+def run_all(session: ApiSession, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``work(item)`` for every item, on as many threads as the rate needs; results in item order.
+
+    With no latency measured yet, the first item runs alone so the pool is sized
+    from a real answer rather than a guess. An exception from ``work`` is raised
+    here (after the items already started have finished).
+    """
+    results: list[R] = []
+    rest = list(items)
+    if session.latency is None and rest:
+        results.append(work(rest.pop(0)))
+    if not rest:
+        return results
+    workers = pool_size(session, len(rest))
+    if workers == 1:
+        return results + [work(item) for item in rest]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read") as pool:
+        futures = [pool.submit(work, item) for item in rest]
+        return results + [f.result() for f in futures]
