@@ -67,7 +67,7 @@ def test_apply_sizes_its_workers_from_the_latency_the_reads_measured(
     write(folder, "leavers.yaml", "policy:\n  max_changes: 100\nusers:\n" + "".join(f"  - id: {u.id}\n" for u in users))
     runtime = runtime_for(slow_org, folder, settings=Settings(requests_per_minute=RATE))
     plan = runtime.plan().plan
-    latency = runtime.client().session.latency
+    latency = runtime.client().session.pacer.latency
     assert latency is not None and latency >= LATENCY  # measured on the plan's own reads
     with caplog.at_level(logging.INFO, logger="reconciler.genesys.apply"):
         result = runtime.apply(plan)

@@ -240,7 +240,7 @@ class _Reader:
 def _seconds(client: GenesysClient, calls: int, in_flight: int) -> float:
     """How long ``calls`` requests take with at most ``in_flight`` at once: min(rate, in_flight / latency)."""
     session = client.session
-    latency = session.latency or 0.0
+    latency = session.pacer.latency or 0.0
     rate = session.pacer.rate if latency <= 0 else min(session.pacer.rate, in_flight / latency)
     return calls / rate
 

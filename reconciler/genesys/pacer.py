@@ -13,6 +13,9 @@ Genesys counts requests per token. Three signals set our pace, strongest first:
    proxies and our sandbox still do.)
 3. Otherwise the configured ``requests_per_minute``, evenly spaced.
 
+The pacer also sees every request go out and its answer come back, so it keeps
+the latency (``latency``) that sizes the worker pool (workers.py).
+
 The clock and sleep are injected, so tests run the whole policy in no time.
 """
 
@@ -64,6 +67,7 @@ class Pacer:
         self._in_flight = 0
         self._header_interval: float | None = None
         self._header_valid_until = 0.0
+        self._latency: float | None = None
         self.rate_limited = 0  # 429s seen, for reports and metrics
 
     @property
@@ -71,12 +75,18 @@ class Pacer:
         """The current pace in requests per second (without rate headers)."""
         return self._rate
 
-    def acquire(self) -> None:
+    @property
+    def latency(self) -> float | None:
+        """Seconds from sending a request to its answer, averaged over this run (None before the first)."""
+        return self._latency
+
+    def acquire(self) -> float:
         """Wait for this worker's turn to send one request.
 
         A worker already asleep when another one is refused with a 429 gives up
         its slot on waking and queues again behind the Retry-After pause, so the
         waiting workers resume one paced interval apart, not all at once.
+        Returns when it may send (give it back to ``release``).
         """
         with self._lock:
             now = self._clock()
@@ -91,6 +101,7 @@ class Pacer:
                 if self._episode != episode or now < self._blocked_until:
                     slot = self._reserve(now)
                     episode = self._episode
+        return now
 
     def _reserve(self, now: float) -> float:
         """The next free slot (never inside a Retry-After pause); called with the lock held."""
@@ -98,10 +109,15 @@ class Pacer:
         self._next_slot = slot + self._current_interval(now)
         return slot
 
-    def release(self, headers: Mapping[str, str] | None) -> None:
-        """A response (or failure) arrived for a request made after ``acquire``."""
+    def release(self, headers: Mapping[str, str] | None, sent: float | None = None) -> None:
+        """A response (headers) or a failure (None) arrived for a request sent at ``sent`` (from ``acquire``)."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
+            if headers is not None and sent is not None:
+                # Rise fast, fall slowly: an under-estimate costs rate, an over-estimate only idle threads.
+                seconds, old = self._clock() - sent, self._latency
+                weight = 0.5 if old is None or seconds > old else 0.1
+                self._latency = seconds if old is None else old + weight * (seconds - old)
             info = RateHeaders.parse(headers) if headers is not None else None
             if info is None:
                 return

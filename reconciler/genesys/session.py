@@ -209,24 +209,6 @@ class ApiSession:
         self._jitter = jitter
         self._server_time: datetime | None = None
         self._server_time_lock = threading.Lock()
-        self._clock = clock
-        self._latency: float | None = None
-
-    @property
-    def latency(self) -> float | None:
-        """Seconds an API request takes, averaged over this run's answers (None before the first).
-
-        Measured from sending to the full answer, pacing waits excluded: the time a
-        worker is busy per request, which sizes the worker pool (workers.py).
-        """
-        return self._latency
-
-    def _note_latency(self, seconds: float) -> None:
-        with self._server_time_lock:
-            # Rise fast, fall slowly: an under-estimate costs rate, an over-estimate only idle threads.
-            old = self._latency
-            weight = 0.5 if old is None or seconds > old else 0.1
-            self._latency = seconds if old is None else old + weight * (seconds - old)
 
     def close(self) -> None:
         self.http.close()
@@ -316,15 +298,13 @@ class ApiSession:
         return self._interpret(resp, method, path)
 
     def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, token: str) -> httpx.Response:
-        self.pacer.acquire()
+        sent = self.pacer.acquire()
         headers = None
-        started = self._clock()
         try:
             resp = self.http.request(
                 method, self.conn.api_url + path, params=params, json=body, headers={"Authorization": f"Bearer {token}"}
             )
             headers = resp.headers
-            self._note_latency(self._clock() - started)
         except httpx.TimeoutException:
             self.stats.record(endpoint_name(method, path), 0)
             raise NetworkError("the request timed out", request=f"{method} {path}") from None
@@ -335,7 +315,7 @@ class ApiSession:
             self.stats.record(endpoint_name(method, path), 0)
             raise UnexpectedResponse(f"unreadable answer ({type(exc).__name__})", request=f"{method} {path}") from None
         finally:
-            self.pacer.release(headers)
+            self.pacer.release(headers, sent)
         self.stats.record(endpoint_name(method, path), resp.status_code)
         return resp
 

@@ -33,8 +33,9 @@ __all__ = ["MARGIN", "cap", "pool_size", "run_all", "workers_for"]
 # worker's own time between requests, and a latency estimate is an average.
 MARGIN = 1.5
 SPARE = 2
-# Before the first answer there is no latency to size from: assume this much
-# (a cross-region call to Genesys). Reads measure it on their first request.
+# Before the first answer there is no latency to size from: assume this much (a
+# slow call to Genesys). Too high only costs idle threads; the next pool is sized
+# from what this one measured.
 ASSUMED_LATENCY = 0.5
 
 T = TypeVar("T")
@@ -54,26 +55,18 @@ def cap(settings: Settings) -> int:
 
 def pool_size(session: ApiSession, tasks: int) -> int:
     """Workers for ``tasks`` units of work of one request each (a user's writes run in series)."""
-    latency = session.latency if session.latency is not None else ASSUMED_LATENCY
+    latency = session.pacer.latency if session.pacer.latency is not None else ASSUMED_LATENCY
     return workers_for(session.pacer.rate, latency, min(cap(session.settings), max(1, tasks)))
 
 
 def run_all(session: ApiSession, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``work(item)`` for every item, on as many threads as the rate needs; results in item order.
 
-    With no latency measured yet, the first item runs alone so the pool is sized
-    from a real answer rather than a guess. An exception from ``work`` is raised
-    here (after the items already started have finished).
+    An exception from ``work`` is raised here (after the items already started have finished).
     """
-    results: list[R] = []
-    rest = list(items)
-    if session.latency is None and rest:
-        results.append(work(rest.pop(0)))
-    if not rest:
-        return results
-    workers = pool_size(session, len(rest))
-    if workers == 1:
-        return results + [work(item) for item in rest]
+    workers = pool_size(session, len(items))
+    if workers == 1 or len(items) <= 1:
+        return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read") as pool:
-        futures = [pool.submit(work, item) for item in rest]
-        return results + [f.result() for f in futures]
+        futures = [pool.submit(work, item) for item in items]
+        return [f.result() for f in futures]
