@@ -19,14 +19,16 @@ from pathlib import Path
 import httpx
 
 from reconciler.core.desired import load_desired
+from reconciler.core.drift import drifted
 from reconciler.core.history import History
-from reconciler.core.model import DesiredState, LiveState
-from reconciler.core.plan import Plan, build, select_targets
+from reconciler.core.model import DesiredState, LiveState, LiveUser
+from reconciler.core.plan import Plan, Problem, build, select_targets
 from reconciler.core.results import ApplyResult
 from reconciler.core.saved import mismatches, stale_reasons
 from reconciler.core.settings import Settings
 from reconciler.errors import DesiredStateError, StalePlan
 from reconciler.genesys.apply import execute
+from reconciler.genesys.attribution import Attribution, attribute
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.config import Connection
 from reconciler.genesys.live import read_live, read_users
@@ -123,8 +125,25 @@ class Runtime:
             log.warning("ledger: %s", warning)
         return read.history
 
+    def attribute(self, history: History, live: LiveState | dict[str, LiveUser]) -> Attribution:
+        """Who moved each drifted user (the audit API; no call when nothing drifted)."""
+        users = live.users if isinstance(live, LiveState) else live
+        drifts = drifted(history, users)
+        return attribute(
+            self.client(),
+            drifts,
+            now=self.clock(),
+            own_client_id=self.connection.client_id if self.connection else None,
+            settings=self.settings,
+        )
+
     def plan(
-        self, desired: DesiredState | None = None, *, targets: tuple[str, ...] = (), allow_mass_change: bool = False
+        self,
+        desired: DesiredState | None = None,
+        *,
+        targets: tuple[str, ...] = (),
+        allow_mass_change: bool = False,
+        release: tuple[str, ...] = (),
     ) -> PlanRun:
         desired = desired or self.load()
         history = self.history()
@@ -135,6 +154,10 @@ class Runtime:
             settings=self.settings,
             need_active_count=desired.policy.max_changes_percent is not None,
             strategy=self.read_strategy,
+        )
+        attribution = self.attribute(history, live)
+        notes = (
+            (Problem("warning", "drift.unattributed", attribution.warning),) if attribution.warning is not None else ()
         )
         now = self.clock()
         # Effective instants are ours (the files'); token issue times are Genesys's, so their
@@ -148,6 +171,9 @@ class Runtime:
             targets=targets,
             allow_mass_change=allow_mass_change,
             token_window_start=genesys_now - self.settings.max_token_lifetime,
+            attribution=attribution.by_user,
+            release=release,
+            notes=notes,
         )
         return PlanRun(desired, live, plan)
 

@@ -39,6 +39,7 @@ def test_first_plan_lists_exactly_the_needed_writes(cli: Any, sandbox: SandboxHa
         "revoke_tokens": 2,
         "unchanged": 1,
         "pending": 1,
+        "held": 0,
         "errors": 0,
         "warnings": 1,
         "managed": 5,
@@ -48,7 +49,17 @@ def test_first_plan_lists_exactly_the_needed_writes(cli: Any, sandbox: SandboxHa
 
 def test_plan_json_document_shape_is_pinned(cli: Any, sandbox: SandboxHandle, desired: Path) -> None:
     _, doc = plan_json(cli, sandbox, desired)
-    assert list(doc) == ["format_version", "kind", "created_at", "desired", "summary", "changes", "pending", "problems"]
+    assert list(doc) == [
+        "format_version",
+        "kind",
+        "created_at",
+        "desired",
+        "summary",
+        "changes",
+        "pending",
+        "held",
+        "problems",
+    ]
     assert doc["format_version"] == "1" and doc["kind"] == "plan"
     assert list(doc["changes"][0]) == [
         "action",
@@ -62,9 +73,21 @@ def test_plan_json_document_shape_is_pinned(cli: Any, sandbox: SandboxHandle, de
         "reason",
         "ticket",
         "detail",
+        "reason_code",
+        "changed_by",
     ]
     assert list(doc["problems"][0]) == ["severity", "code", "message", "source", "id"]
-    assert list(doc["pending"][0]) == ["action", "id", "email", "name", "effective", "source", "reason", "ticket"]
+    assert list(doc["pending"][0]) == [
+        "action",
+        "id",
+        "email",
+        "name",
+        "effective",
+        "source",
+        "reason",
+        "ticket",
+        "reason_code",
+    ]
 
 
 def test_apply_makes_exactly_the_planned_writes_and_converges(cli: Any, sandbox: SandboxHandle, desired: Path) -> None:

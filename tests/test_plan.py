@@ -262,7 +262,8 @@ def test_drift_is_explained_with_when_and_which_commit() -> None:
     ]
     plan = build(desired(entry("jane@example.com")), live(user()), now=NOW, history=history(records))
     assert plan.changes[0].detail == (
-        "drift: reconciler set this user inactive at 2026-11-20 08:00:00Z from commit 0123456789ab; now active"
+        "drift: reconciler set this user inactive at 2026-11-20 08:00:00Z from commit 0123456789ab; now active; "
+        "changed by an unknown actor"
     )
 
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_format, add_run_options, emit, runtime_from_args
+from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_format, add_release, add_run_options, emit, runtime_from_args
 from reconciler.cli.plan import render
 from reconciler.core.plan import Plan
 from reconciler.core.report import jsondoc as json_report
@@ -42,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     add_format(p, ("text", "json", "markdown"))
     add_run_options(p)
+    add_release(p)
     p.add_argument("--auto-approve", action="store_true", help="apply without asking for confirmation")
     p.set_defaults(run=run)
 
@@ -83,9 +84,9 @@ def _execute(runtime: Runtime, plan: Plan, fmt: str, *, show_plan: bool) -> int:
 
 def _saved(path: Path, args: argparse.Namespace) -> int:
     plan = load_plan_file(path)
-    if args.target or args.allow_mass_change:
+    if args.target or args.allow_mass_change or args.release:
         sys.stderr.write(
-            "reconciler: --target and --allow-mass-change are fixed when the plan is made; "
+            "reconciler: --target, --allow-mass-change and --release are fixed when the plan is made; "
             "they are ignored for a saved plan\n"
         )
     if plan.has_errors:
@@ -128,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
         return _saved(Path(args.desired_dir), args)
     runtime = runtime_from_args(args)
     try:
-        plan = runtime.plan(targets=tuple(args.target), allow_mass_change=args.allow_mass_change).plan
+        plan = runtime.plan(
+            targets=tuple(args.target), allow_mass_change=args.allow_mass_change, release=tuple(args.release)
+        ).plan
         refusal = None
         if plan.has_errors:
             refusal = _refuse(plan, args.format, f"the plan has {len(plan.errors)} error(s)")

@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         lines = [
             f"{r.time}  {r.outcome:<8} {r.action or '?':<13} {r.email or r.user_id}  "
             f"{r.before}->{r.after}  {r.source or ''}  commit {(r.commit or '-')[:12]}"
+            f"{'  reason code ' + r.reason_code if r.reason_code else ''}"
             f"{'  correlation ' + r.correlation_id if r.correlation_id else ''}"
+            f"{'  (corrected drift by ' + r.changed_by + ')' if r.changed_by else ''}"
             for r in rows
         ]
         emit("\n".join(lines or [f"(no writes recorded in {path})"]) + "\n")

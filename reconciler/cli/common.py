@@ -28,6 +28,7 @@ __all__ = [
     "EXIT_OK",
     "add_desired_dir",
     "add_format",
+    "add_release",
     "add_run_options",
     "configure_logging",
     "emit",
@@ -92,6 +93,16 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         type=float,
         metavar="N",
         help=f"pace ceiling when Genesys sends no rate headers (default {Settings().requests_per_minute:g})",
+    )
+
+
+def add_release(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--release",
+        action="append",
+        default=[],
+        metavar="EMAIL_OR_ID",
+        help="correct this held (flapping) user anyway, for this run only (repeatable)",
     )
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from reconciler.cli.common import EXIT_CHANGES, EXIT_OK, add_desired_dir, add_format, emit, runtime_from_args
+from reconciler.core.attribution import UNKNOWN
 from reconciler.core.desired import load_desired
 from reconciler.core.drift import Drift, find_drift
 from reconciler.errors import DesiredStateError, ReconcilerError
@@ -33,7 +35,12 @@ def _row(d: Drift) -> str:
     when = d.set_at.strftime("%Y-%m-%d %H:%M:%SZ") if d.set_at else "?"
     commit = f" from commit {d.commit[:12]}" if d.commit else ""
     declared = "" if d.declared is None else ("" if d.declared else " (no longer declared)")
-    return f"  {d.email or d.user_id} [{d.user_id}]: set {d.set_state} at {when}{commit}; now {d.live_state}{declared}"
+    by = d.changed_by or UNKNOWN
+    at = f" at {by.at.strftime('%Y-%m-%d %H:%M:%SZ')}" if by.at else ""
+    return (
+        f"  {d.email or d.user_id} [{d.user_id}]: set {d.set_state} at {when}{commit}; now {d.live_state}{declared}\n"
+        f"      changed by {by.describe()}{at}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
         history = runtime.history()
         ids = sorted(h for h, v in history.users.items() if v.last_set_state)
         live, unread = read_users(runtime.client(), ids, runtime.settings)
+        if unread:  # an unread user would look "missing": report it as an error, never as drift
+            first = next(iter(unread.values()))
+            raise ReconcilerError(f"could not read {len(unread)} of the {len(ids)} users reconciler has set: {first}")
+        attribution = runtime.attribute(history, live)  # no audit call when nothing drifted
     finally:
         runtime.close()
-    if unread:  # an unread user would look "missing": report it as an error, never as drift
-        first = next(iter(unread.values()))
-        raise ReconcilerError(f"could not read {len(unread)} of the {len(ids)} users reconciler has set: {first}")
     declared: set[str] | None
     try:
         desired = load_desired(args.desired_dir)
@@ -55,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         declared = {u.id for u in live.values() if u.id in ids_declared or (u.email or "").lower() in emails_declared}
     except DesiredStateError:
         declared = None
-    drifts = find_drift(history, live, declared)
+    if attribution.warning:
+        sys.stderr.write(f"reconciler: warning: {attribution.warning}\n")
+    drifts = find_drift(history, live, declared, attribution.by_user)
     if args.format == "json":
         emit(
             json.dumps(
@@ -70,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                             "commit": d.commit,
                             "live_state": d.live_state,
                             "declared": d.declared,
+                            "changed_by": (d.changed_by or UNKNOWN).as_dict(),
                         }
                         for d in drifts
                     ],

@@ -16,6 +16,7 @@ from reconciler.cli.common import (
     EXIT_OK,
     add_desired_dir,
     add_format,
+    add_release,
     add_run_options,
     emit,
     runtime_from_args,
@@ -39,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_desired_dir(p)
     add_format(p, FORMATS)
     add_run_options(p)
+    add_release(p)
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -59,7 +61,9 @@ def render(plan: Plan, fmt: str) -> str:
 def run(args: argparse.Namespace) -> int:
     runtime = runtime_from_args(args)
     try:
-        plan = runtime.plan(targets=tuple(args.target), allow_mass_change=args.allow_mass_change).plan
+        plan = runtime.plan(
+            targets=tuple(args.target), allow_mass_change=args.allow_mass_change, release=tuple(args.release)
+        ).plan
     finally:
         runtime.close()
     if args.out:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from reconciler.core.attribution import changed_by_from_dict
 from reconciler.core.instants import instant_or_none
 
 __all__ = ["COLUMNS", "AuditRow", "audit_rows"]
@@ -31,6 +32,8 @@ class AuditRow:
     source: str | None
     reason: str | None
     ticket: str | None
+    reason_code: str | None
+    changed_by: str | None  # who had moved the user, when this write corrected drift
     correlation_id: str | None
     error_status: int | None
     error_code: str | None
@@ -40,6 +43,11 @@ class AuditRow:
 
 
 COLUMNS = tuple(AuditRow.__dataclass_fields__)
+
+
+def _actor(raw: Any) -> str | None:
+    found = changed_by_from_dict(raw)
+    return found.describe() if found is not None else None
 
 
 def audit_rows(records: Iterable[Mapping[str, Any]], since: datetime | None = None) -> list[AuditRow]:
@@ -79,6 +87,8 @@ def audit_rows(records: Iterable[Mapping[str, Any]], since: datetime | None = No
                 source=intent.get("source"),
                 reason=intent.get("reason"),
                 ticket=intent.get("ticket"),
+                reason_code=intent.get("reason_code"),
+                changed_by=_actor(intent.get("changed_by")),
                 correlation_id=(outcome or {}).get("correlation_id"),
                 error_status=error.get("status"),
                 error_code=error.get("code"),

@@ -11,10 +11,33 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from reconciler.core.attribution import UNKNOWN, ChangedBy
 from reconciler.core.history import History
 from reconciler.core.model import LiveUser
 
-__all__ = ["Drift", "find_drift"]
+__all__ = ["Drift", "Drifted", "drifted", "find_drift"]
+
+
+@dataclass(frozen=True, slots=True)
+class Drifted:
+    """A user to ask the audit trail about: moved from ``set_state`` (set at ``since``) to ``live_state``."""
+
+    user_id: str
+    since: datetime | None
+    set_state: str
+    live_state: str
+
+
+def drifted(history: History, live: Mapping[str, LiveUser]) -> list[Drifted]:
+    """Users Genesys returned in a state other than the one this tool last set (only those it returned)."""
+    out: list[Drifted] = []
+    for user_id, user in live.items():
+        h = history.users.get(user_id)
+        if h is None or h.last_set_state is None or h.last_set_state == user.state:
+            continue
+        out.append(Drifted(user_id, h.last_set_at, h.last_set_state, user.state))
+    out.sort(key=lambda d: d.user_id)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +50,16 @@ class Drift:
     commit: str | None
     live_state: str  # "missing" when Genesys no longer returns the user
     declared: bool | None  # still named in the desired state (None: the files could not be read)
+    changed_by: ChangedBy | None = None  # who moved it, from Genesys's audit trail
 
 
-def find_drift(history: History, live: Mapping[str, LiveUser], declared: Collection[str] | None) -> list[Drift]:
+def find_drift(
+    history: History,
+    live: Mapping[str, LiveUser],
+    declared: Collection[str] | None,
+    attribution: Mapping[str, ChangedBy] | None = None,
+) -> list[Drift]:
+    attribution = attribution or {}
     drifts: list[Drift] = []
     for user_id, h in sorted(history.users.items()):
         if h.last_set_state is None:
@@ -48,6 +78,7 @@ def find_drift(history: History, live: Mapping[str, LiveUser], declared: Collect
                 commit=h.last_set_commit,
                 live_state=now,
                 declared=None if declared is None else user_id in declared,
+                changed_by=attribution.get(user_id, UNKNOWN),
             )
         )
     return drifts

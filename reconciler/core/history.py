@@ -9,6 +9,8 @@ it answers three questions the planner asks:
   user we deactivated, is a login that should have been impossible.
 * What state did we last set, when, from which commit? If the live state
   differs, someone moved it behind our back (drift).
+* When did we correct this user's drift, and who had changed it? (A state
+  change recorded with ``changed_by`` corrected drift; flapping.py counts them.)
 
 The revocation rule must also hold without a ledger (an ephemeral CI runner
 loses it): an inactive user whose ``lastTokenIssued`` is within the longest
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.core.attribution import ChangedBy, changed_by_from_dict
 from reconciler.core.instants import instant_or_none
 from reconciler.core.model import DesiredEntry, LiveUser, UserState
 
@@ -33,6 +36,8 @@ __all__ = ["History", "RevokeDecision", "UserHistory", "revoke_decision"]
 # treated as covered by it rather than as a post-revocation login.
 CLOCK_MARGIN = timedelta(seconds=2)
 _INACTIVE = UserState.INACTIVE  # Enum attribute access is slow in a 100,000-user loop
+# Drift corrections kept per user: far more than any flapping limit needs, and bounded.
+MAX_CORRECTIONS_KEPT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +48,20 @@ class UserHistory:
     last_set_state: str | None = None
     last_set_at: datetime | None = None
     last_set_commit: str | None = None
+    corrections: tuple[datetime, ...] = ()  # when we corrected drift on this user, oldest first
+    last_changed_by: ChangedBy | None = None  # who had changed the user before the latest correction
 
 
 def _time(record: Mapping[str, Any], key: str = "time") -> datetime | None:
     return instant_or_none(record.get(key))
+
+
+def _correction(h: UserHistory, record: Mapping[str, Any], when: datetime | None) -> UserHistory:
+    """An applied state change that carried ``changed_by`` corrected drift: remember when, and who."""
+    actor = changed_by_from_dict(record.get("changed_by"))
+    if actor is None or when is None:
+        return h
+    return replace(h, corrections=(*h.corrections, when)[-MAX_CORRECTIONS_KEPT:], last_changed_by=actor)
 
 
 @dataclass(frozen=True)
@@ -78,10 +93,13 @@ class History:
                         last_set_at=when,
                         last_set_commit=r.get("commit"),
                     )
+                    if outcome == "applied":
+                        h = _correction(h, r, when)
             elif action == "reactivate" and event == "outcome" and outcome == "applied":
                 h = replace(
                     h, revoke_owed=False, last_set_state="active", last_set_at=when, last_set_commit=r.get("commit")
                 )
+                h = _correction(h, r, when)
             elif action == "revoke_tokens" and event == "outcome" and outcome == "applied":
                 h = replace(h, revoke_owed=False, last_revoked=_time(r, "server_time") or when)
             users[user_id] = h

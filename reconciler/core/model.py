@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 __all__ = [
+    "REASON_CODES",
     "Action",
     "DesiredEntry",
     "DesiredFile",
@@ -40,6 +41,11 @@ class Action(StrEnum):
     DEACTIVATE = "deactivate"
     REACTIVATE = "reactivate"
     REVOKE_TOKENS = "revoke_tokens"
+
+
+# Genesys's attrition reasons (UserState.stateChangeReason), spelled exactly as the API takes them.
+# The schema lists the same six; Genesys answers any other value with 400 invalid.value.
+REASON_CODES = ("Voluntary", "Seasonal", "Leave", "Performance", "Conduct", "Unknown")
 
 
 class MissingUsers(StrEnum):
@@ -76,6 +82,7 @@ class DesiredEntry:
     reason: str | None = None
     ticket: str | None = None
     effective: datetime | None = None
+    reason_code: str | None = None  # one of REASON_CODES; only ever on a deactivation
 
     @property
     def email_key(self) -> str | None:
@@ -89,6 +96,10 @@ class DesiredEntry:
 
 
 DEFAULT_MAX_CHANGES = 25
+# A user corrected more than this many times within the window is held (see core/flapping.py):
+# three corrections in a day is already a fight; a fourth means another system owns the user.
+DEFAULT_FLAPPING_MAX_CORRECTIONS = 3
+DEFAULT_FLAPPING_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +111,9 @@ class Policy:
     max_changes_percent: float | None = None
     missing_users: MissingUsers = MissingUsers.ERROR
     source: Source | None = None
+    default_reason_code: str | None = None  # for every deactivation whose entry has none
+    flapping_max_corrections: int = DEFAULT_FLAPPING_MAX_CORRECTIONS
+    flapping_window: timedelta = DEFAULT_FLAPPING_WINDOW
 
     def is_protected(self, user_id: str | None, email: str | None) -> bool:
         if not self.protected:

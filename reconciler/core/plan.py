@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from math import floor
 from typing import NamedTuple
 
+from reconciler.core.attribution import UNKNOWN, ChangedBy
+from reconciler.core.flapping import Held, hold
+from reconciler.core.guards import STATE_ACTIONS, budget_problem, clashes_outside, select_targets
 from reconciler.core.history import History, revoke_decision
 from reconciler.core.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, UserState
 from reconciler.core.resolve import Problem, Resolved, resolve
 
-__all__ = ["STATE_ACTIONS", "Change", "Pending", "Plan", "Problem", "build", "select_targets"]
+__all__ = ["STATE_ACTIONS", "Change", "Held", "Pending", "Plan", "Problem", "build", "select_targets"]
 
-STATE_ACTIONS = frozenset({Action.DEACTIVATE, Action.REACTIVATE})
 # Enum members as module constants: attribute access on an Enum class is slow in a 100,000-user loop.
 _ACTIVE, _INACTIVE, _DELETED = UserState.ACTIVE, UserState.INACTIVE, UserState.DELETED
 _DEACTIVATE, _REACTIVATE, _REVOKE = Action.DEACTIVATE, Action.REACTIVATE, Action.REVOKE_TOKENS
@@ -37,6 +38,10 @@ _DEACTIVATE, _REACTIVATE, _REVOKE = Action.DEACTIVATE, Action.REACTIVATE, Action
 
 class Change(NamedTuple):
     """One API write. ``reason``, ``ticket``, ``detail`` and ``source`` are for people only.
+
+    ``reason_code`` is written to Genesys (a deactivation with one is a PUT
+    /state). ``changed_by`` is set on a state change that corrects drift: who
+    had moved the user (UNKNOWN when the audit trail could not tell).
 
     A NamedTuple rather than a frozen dataclass: just as immutable, and about
     five times cheaper to create (a 100,000-user plan makes 180,000 of them).
@@ -53,6 +58,8 @@ class Change(NamedTuple):
     reason: str | None = None
     ticket: str | None = None
     detail: str | None = None
+    reason_code: str | None = None
+    changed_by: ChangedBy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,7 @@ class Pending:
     source: str
     reason: str | None = None
     ticket: str | None = None
+    reason_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,7 @@ class Plan:
     changes: tuple[Change, ...]
     problems: tuple[Problem, ...] = ()
     pending: tuple[Pending, ...] = ()
+    held: tuple[Held, ...] = ()
     unchanged: int = 0
     managed: int = 0
     desired_digest: str = ""
@@ -130,12 +139,34 @@ class _Acc:
     changes: list[Change] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+    released: set[str] = field(default_factory=set)
     unchanged: int = 0
 
 
-def _decide(
-    item: Resolved, acc: _Acc, now: datetime, history: History, desired: DesiredState, token_window_start: datetime
-) -> None:
+@dataclass(frozen=True)
+class _Context:
+    """What every user's decision shares (besides the accumulator)."""
+
+    now: datetime
+    history: History
+    desired: DesiredState
+    token_window_start: datetime
+    attribution: Mapping[str, ChangedBy]
+    release: frozenset[str]  # lower-cased emails and ids whose hold is lifted for this run
+
+
+def _released(ctx: _Context, acc: _Acc, entry: DesiredEntry, user_id: str, email: str | None) -> bool:
+    """Does ``--release`` name this user (by id, or by email as in the file or in Genesys)?"""
+    if not ctx.release:
+        return False
+    hit = {user_id.lower(), (email or "").lower(), entry.email_key or "", (entry.id or "").lower()} & ctx.release
+    acc.released |= hit
+    return bool(hit)
+
+
+def _decide(item: Resolved, acc: _Acc, ctx: _Context) -> None:
+    now, history, desired, token_window_start = ctx.now, ctx.history, ctx.desired, ctx.token_window_start
     entry, user = item
     state = user.known_state
     who = entry.label
@@ -194,6 +225,7 @@ def _decide(
             )
         )
         return
+    reason_code = (entry.reason_code or desired.policy.default_reason_code) if action is _DEACTIVATE else None
     if entry.effective is not None and entry.effective > now and action is not None:
         acc.pending.append(
             Pending(
@@ -205,6 +237,7 @@ def _decide(
                 source=str(entry.source),
                 reason=entry.reason,
                 ticket=entry.ticket,
+                reason_code=reason_code,
             )
         )
         return
@@ -221,8 +254,33 @@ def _decide(
     # Built positionally, once per user: this is the hot loop of a 100,000-user plan. UserState
     # members are str, so they serve as before/after as they are (.value is slow at scale).
     email, source, version = entry.email or user.email, entry.source.text, user.version
+    changed_by: ChangedBy | None = None
     if action is not None:
         drift = history.drift_detail(user.id, state) if history.users else None
+        if drift is not None:
+            changed_by = ctx.attribution.get(user.id, UNKNOWN)
+            drift += f"; changed by {changed_by.describe()}"
+            if changed_by.at is not None:
+                drift += f" at {changed_by.at.strftime('%Y-%m-%d %H:%M:%SZ')}"
+            past = history.users[user.id]
+            held = hold(
+                user_id=user.id,
+                email=email,
+                name=user.name,
+                source=source,
+                live_state=user.state,
+                corrections=past.corrections,
+                changed_by=changed_by if changed_by.kind != "unknown" else (past.last_changed_by or UNKNOWN),
+                now=now,
+                max_corrections=desired.policy.flapping_max_corrections,
+                window=desired.policy.flapping_window,
+            )
+            if held is not None and _released(ctx, acc, entry, user.id, email):
+                drift += f"; hold released for this run ({held.corrections} corrections in the window)"
+            elif held is not None:
+                acc.held.append(held)
+                acc.problems.append(_problem("warning", "user.flapping", f"{who}: {held.message}", item))
+                return
         acc.changes.append(
             Change(
                 action,
@@ -236,6 +294,8 @@ def _decide(
                 entry.reason,
                 entry.ticket,
                 drift,
+                reason_code,
+                changed_by,
             )
         )
         if action is _REACTIVATE:
@@ -269,91 +329,6 @@ def _decide(
             acc.problems.append(_problem("warning", "user.token_after_deactivation", f"{who}: {revoke.warning}", item))
 
 
-def _budget(
-    plan_changes: list[Change], desired: DesiredState, live: LiveState, allow_mass_change: bool
-) -> Problem | None:
-    n = sum(1 for c in plan_changes if c.action in STATE_ACTIONS)
-    policy = desired.policy
-    limits = [(policy.max_changes, f"max_changes is {policy.max_changes}")]
-    if policy.max_changes_percent is not None:
-        if live.active_users is None:
-            return Problem(
-                "error",
-                "plan.budget_unknown",
-                "max_changes_percent is set but the org's active user count could not be read",
-                str(policy.source) if policy.source else None,
-            )
-        allowed = floor(live.active_users * policy.max_changes_percent / 100)
-        limits.append(
-            (
-                allowed,
-                f"max_changes_percent is {policy.max_changes_percent:g}% of "
-                f"{live.active_users} active users = {allowed}",
-            )
-        )
-    limit, why = min(limits, key=lambda item: item[0])
-    if n <= limit:
-        return None
-    if allow_mass_change:
-        return Problem(
-            "warning",
-            "plan.over_budget",
-            f"{n} state changes exceed the budget ({why}); allowed for this run by --allow-mass-change",
-            str(policy.source) if policy.source else None,
-        )
-    return Problem(
-        "error",
-        "plan.over_budget",
-        f"{n} state changes exceed the budget ({why}); nothing will be applied. Review the change, "
-        f"then re-run with --allow-mass-change to lift the budget for one run",
-        str(policy.source) if policy.source else None,
-    )
-
-
-def select_targets(
-    entries: tuple[DesiredEntry, ...], targets: tuple[str, ...]
-) -> tuple[list[DesiredEntry], list[Problem]]:
-    """The entries ``--target`` names (an email case-insensitively, an id exactly), in file order."""
-    if not targets:
-        return list(entries), []
-    hit: set[int] = set()
-    problems: list[Problem] = []
-    for target in targets:
-        matched = {i for i, e in enumerate(entries) if e.id == target or e.email_key == target.lower()}
-        if not matched:
-            problems.append(
-                Problem("error", "target.no_match", f"--target {target} matches no entry in the desired-state files")
-            )
-        hit |= matched
-    return [e for i, e in enumerate(entries) if i in hit], problems
-
-
-def _clashes_outside(
-    resolved: list[Resolved], everything: tuple[DesiredEntry, ...], chosen: list[DesiredEntry]
-) -> list[Problem]:
-    """With --target, a targeted user may also be declared by an entry left out (by id in one file,
-    by email in another): that is still an error, exactly as in a full plan."""
-    picked = {id(e) for e in chosen}
-    others = [e for e in everything if id(e) not in picked]
-    by_id = {e.id: e for e in others if e.id}
-    by_email = {e.email_key: e for e in others if e.email_key}
-    problems = []
-    for entry, user in resolved:
-        other = by_id.get(user.id) or (by_email.get(user.email.lower()) if user.email else None)
-        if other is not None:
-            problems.append(
-                Problem(
-                    "error",
-                    "user.declared_twice",
-                    f"{entry.label} and {other.label} ({other.source}) are the same Genesys user "
-                    f"{user.id}; keep one entry",
-                    str(entry.source),
-                    user.id,
-                )
-            )
-    return problems
-
-
 def build(
     desired: DesiredState,
     live: LiveState,
@@ -363,8 +338,17 @@ def build(
     targets: tuple[str, ...] = (),
     allow_mass_change: bool = False,
     token_window_start: datetime | None = None,
+    attribution: Mapping[str, ChangedBy] | None = None,
+    release: tuple[str, ...] = (),
+    notes: tuple[Problem, ...] = (),
 ) -> Plan:
-    """Plan the writes that make Genesys match ``desired``. ``now`` is the only clock input."""
+    """Plan the writes that make Genesys match ``desired``. ``now`` is the only clock input.
+
+    ``attribution`` says who moved each drifted user (from the audit trail; a
+    drifted user missing from it is UNKNOWN). ``release`` (emails or ids) lifts
+    the flapping hold on those users for this plan only. ``notes`` are problems
+    found on the way (e.g. the audit trail was not available), reported as they are.
+    """
     history = history or History()
     entries, problems = select_targets(desired.entries, targets)
     # Tokens issued before this instant have expired whatever their lifetime (48 h at most).
@@ -372,11 +356,17 @@ def build(
     with _collector_paused():
         resolved, resolve_problems = resolve(entries, live, desired.policy)
         if targets:
-            resolve_problems += _clashes_outside(resolved, desired.entries, entries)
-        acc = _Acc(problems=problems + resolve_problems)
+            resolve_problems += clashes_outside(resolved, desired.entries, entries)
+        acc = _Acc(problems=[*problems, *resolve_problems, *notes])
+        ctx = _Context(now, history, desired, window, attribution or {}, frozenset(r.lower() for r in release))
         for item in resolved:
-            _decide(item, acc, now, history, desired, window)
-    budget = _budget(acc.changes, desired, live, allow_mass_change)
+            _decide(item, acc, ctx)
+    for name in release:
+        if name.lower() not in acc.released:
+            acc.problems.append(
+                Problem("warning", "release.no_match", f"--release {name}: no held user matches it; nothing to release")
+            )
+    budget = budget_problem(acc.changes, desired, live, allow_mass_change)
     if budget is not None:
         acc.problems.append(budget)
     # _decide appends each user's writes together, state change first: users stay in file order.
@@ -384,6 +374,7 @@ def build(
         changes=tuple(acc.changes),
         problems=tuple(acc.problems),
         pending=tuple(acc.pending),
+        held=tuple(acc.held),
         unchanged=acc.unchanged,
         managed=len(entries),
         desired_digest=desired.digest,

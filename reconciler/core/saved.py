@@ -18,8 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.attribution import changed_by_from_dict
 from reconciler.core.instants import parse_instant
-from reconciler.core.model import Action, DesiredFile, DesiredState, LiveUser
+from reconciler.core.model import REASON_CODES, Action, DesiredEntry, DesiredFile, DesiredState, LiveUser
 from reconciler.core.plan import Change, Pending, Plan, Problem
 from reconciler.core.report.jsondoc import FORMAT_VERSION, dumps, plan_document
 from reconciler.errors import ConfigError
@@ -30,6 +31,14 @@ __all__ = ["load_plan_file", "mismatches", "plan_from_document", "stale_reasons"
 def _when(raw: Any) -> datetime | None:
     """None stays None; anything else must be an instant (a malformed plan raises ValueError)."""
     return None if raw is None else parse_instant(str(raw), assume_utc=True)
+
+
+def _reason_code(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if raw not in REASON_CODES:
+        raise ValueError(f"reason_code {raw!r} is not one of {', '.join(REASON_CODES)}")
+    return str(raw)
 
 
 def plan_from_document(doc: Mapping[str, Any]) -> Plan:
@@ -52,6 +61,8 @@ def plan_from_document(doc: Mapping[str, Any]) -> Plan:
             reason=c["reason"],
             ticket=c["ticket"],
             detail=c["detail"],
+            reason_code=_reason_code(c.get("reason_code")),
+            changed_by=changed_by_from_dict(c.get("changed_by")),
         )
         for c in doc["changes"]
     )
@@ -65,6 +76,7 @@ def plan_from_document(doc: Mapping[str, Any]) -> Plan:
             source=str(p["source"]),
             reason=p["reason"],
             ticket=p["ticket"],
+            reason_code=_reason_code(p.get("reason_code")),
         )
         for p in doc["pending"]
     )
@@ -143,6 +155,12 @@ def stale_reasons(
     return reasons
 
 
+def _declared_code(change: Change, entry: DesiredEntry, desired: DesiredState) -> str | None:
+    if change.action is not Action.DEACTIVATE:
+        return None
+    return entry.reason_code or desired.policy.default_reason_code
+
+
 _SHAPES = {
     Action.DEACTIVATE: ("active", "inactive"),
     Action.REACTIVATE: ("inactive", "active"),
@@ -177,4 +195,9 @@ def mismatches(plan: Plan, desired: DesiredState, live: Mapping[str, LiveUser]) 
             reasons.append(f"{who} is declared {entry.state}, but the plan makes it {change.after}")
         elif desired.policy.is_protected(change.user_id, email) or desired.policy.is_protected(None, entry.email):
             reasons.append(f"{who} is protected by the policy")
+        elif change.action is not Action.REVOKE_TOKENS and change.reason_code != _declared_code(change, entry, desired):
+            reasons.append(
+                f"{who}: the plan records reason code {change.reason_code!r}, the desired state says "
+                f"{_declared_code(change, entry, desired)!r}"
+            )
     return reasons

@@ -71,6 +71,15 @@ class Settings:
     search_batch_size: int = 100
     search_page_size: int = 100
 
+    # --- drift attribution (the audit API; optional) -----------------------
+    # Audit queries one run may send to name who moved drifted users; the rest are
+    # "unknown". Each is one realtime query against the same per-token budget as
+    # the writes; 20 names a typical wave of drift without delaying its correction.
+    max_audit_queries: int = 20
+    # Audit messages read per drifted user (newest first): the state change we look
+    # for is the latest one, so one page of 25 (the SDK's default) is plenty.
+    audit_page_size: int = 25
+
     # --- tokens -----------------------------------------------------------
     # The longest access-token lifetime Genesys allows an OAuth client (48 h).
     # Without a ledger, a token issued within this window may still be valid,

@@ -118,6 +118,8 @@ class _UserRun:
                 "reason": change.reason,
                 "ticket": change.ticket,
                 "detail": change.detail,
+                "reason_code": change.reason_code,
+                "changed_by": change.changed_by.as_dict() if change.changed_by is not None else None,
             }
         )
         return attempt
@@ -142,6 +144,8 @@ class _UserRun:
                 "correlation_id": correlation_id or (result.error or {}).get("correlation_id"),
                 "server_time": server_time,
                 "version_after": result.version_after,
+                "reason_code": c.reason_code,
+                "changed_by": c.changed_by.as_dict() if c.changed_by is not None else None,
             }
         )
         level = logging.WARNING if result.outcome is Outcome.FAILED else logging.INFO
@@ -200,7 +204,8 @@ class _UserRun:
         version = change.version
         for _ in range(self.settings.conflict_retries + 1):
             try:
-                resp = self.client.set_state(change.user_id, target, version)
+                # With a reason code the same write is a PUT /state: same version, same conflict rules.
+                resp = self.client.set_state(change.user_id, target, version, change.reason_code)
             except VersionConflict:
                 fresh = self._reread(change)
                 if fresh.state == target:

@@ -10,8 +10,13 @@ this tool deactivates, it never deletes.
     GET    /api/v2/users/query               iter_users        (cursor paging), listing_probe
     POST   /api/v2/users/search              search_emails     (+ GET ?q64= for later pages)
     PATCH  /api/v2/users/{id}                set_state         body exactly {"state", "version"}
+    PUT    /api/v2/users/{id}/state          set_state         with a reason code: {"state", "version",
+                                                               "stateChangeReason"}
     DELETE /api/v2/tokens/{id}               revoke_tokens
     GET    /api/v2/tokens/me                 whoami
+    GET    /api/v2/audits/query/realtime/servicemapping        audit_service_mapping
+    POST   /api/v2/audits/query/realtime     audit_query       (one page, newest first)
+    GET    /api/v2/oauth/clients/{id}        oauth_client      (a client's name)
 """
 
 from __future__ import annotations
@@ -176,20 +181,45 @@ class GenesysClient:
 
     # --- writes -------------------------------------------------------------------
 
-    def set_state(self, user_id: str, state: str, version: int) -> ApiResponse:
-        """PATCH the user's state; the body is exactly {"state", "version"}. ``data`` is the updated user."""
-        resp = self.session.request("PATCH", f"/api/v2/users/{user_id}", json={"state": state, "version": version})
+    def set_state(self, user_id: str, state: str, version: int, reason_code: str | None = None) -> ApiResponse:
+        """Write the user's state at ``version``. ``data`` has the new ``state`` and ``version``.
+
+        Without a reason code: PATCH the user, body exactly {"state", "version"}
+        (``data`` is the updated user). With one: PUT /state, body exactly
+        {"state", "version", "stateChangeReason"}, the only endpoint that records
+        why someone left (``data`` is a UserState). Both answer a stale version
+        the same way (the session maps it to VersionConflict).
+        """
+        if reason_code is None:
+            method, path, label = "PATCH", f"/api/v2/users/{user_id}", "PATCH /api/v2/users/{id}"
+            body: dict[str, Any] = {"state": state, "version": version}
+        else:
+            method, path, label = "PUT", f"/api/v2/users/{user_id}/state", "PUT /api/v2/users/{id}/state"
+            body = {"state": state, "version": version, "stateChangeReason": reason_code}
+        resp = self.session.request(method, path, json=body)
         if not isinstance(resp.data, dict):
             raise UnexpectedResponse(
-                "PATCH user answered without the updated user",
-                correlation_id=resp.correlation_id,
-                request="PATCH /api/v2/users/{id}",
+                f"{method} answered without the user's new state", correlation_id=resp.correlation_id, request=label
             )
         return resp
 
     def revoke_tokens(self, user_id: str) -> ApiResponse:
         """End every session of the user (DELETE /api/v2/tokens/{userId}); any 2xx is success."""
         return self.session.request("DELETE", f"/api/v2/tokens/{user_id}")
+
+    # --- the audit trail (optional: audits:audit:view, oauth:client:view) -------------
+
+    def audit_service_mapping(self) -> Any:
+        """Which services and entities the realtime audit query knows (decoded JSON, unchecked)."""
+        return self.session.request("GET", "/api/v2/audits/query/realtime/servicemapping").data
+
+    def audit_query(self, body: dict[str, Any]) -> Any:
+        """One page of POST /api/v2/audits/query/realtime (decoded JSON, unchecked)."""
+        return self.session.request("POST", "/api/v2/audits/query/realtime", json=body).data
+
+    def oauth_client(self, client_id: str) -> dict[str, Any]:
+        resp = self.session.request("GET", f"/api/v2/oauth/clients/{client_id}")
+        return resp.data if isinstance(resp.data, dict) else {}
 
 
 def _int(value: Any) -> int:

@@ -87,6 +87,8 @@ def _message(error: ValidationError) -> str:
         return f"{where}: {value!r} is not a Genesys user id (a lower-case UUID)"
     if validator == "pattern" and field == "effective":
         return f"{where}: {value!r} is not an ISO 8601 instant with a time zone (e.g. 2026-12-01T17:00:00Z)"
+    if validator == "pattern" and field == "window":
+        return f"{where}: {value!r} is not a window: minutes, hours or days, e.g. 90m, 24h, 7d"
     if validator == "enum":
         options = ", ".join(str(o) for o in expected)
         hint = " (YAML reads unquoted yes/no/on/off as true/false: quote the value)" if isinstance(value, bool) else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from datetime import timedelta
 from typing import Any
 
 from reconciler.core.desired.files import SourceFile, read_tree
@@ -18,6 +19,8 @@ from reconciler.core.desired.schema import schema_errors
 from reconciler.core.desired.yamlload import YamlProblem, item_lines, line_at, load_yaml
 from reconciler.core.instants import parse_instant
 from reconciler.core.model import (
+    DEFAULT_FLAPPING_MAX_CORRECTIONS,
+    DEFAULT_FLAPPING_WINDOW,
     DEFAULT_MAX_CHANGES,
     DesiredEntry,
     DesiredFile,
@@ -30,7 +33,14 @@ from reconciler.core.model import (
 from reconciler.core.settings import Settings
 from reconciler.errors import DesiredStateError, Finding
 
-__all__ = ["digest_of", "load_desired", "parse_instant"]
+__all__ = ["digest_of", "load_desired", "parse_instant", "parse_window"]
+
+_WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_window(text: str) -> timedelta:
+    """'90m', '24h', '7d' (the schema has checked the shape) -> a timedelta."""
+    return timedelta(seconds=int(text[:-1]) * _WINDOW_UNITS[text[-1]])
 
 
 def digest_of(files: list[SourceFile] | tuple[DesiredFile, ...]) -> str:
@@ -56,27 +66,43 @@ def _entries(file: SourceFile, data: dict[str, Any], root: Any, findings: list[F
                     Finding(file.path, line_at(root, ["users", index, "effective"]), f"users[{index}].effective: {exc}")
                 )
                 continue
+        state = UserState(raw.get("state", UserState.INACTIVE.value))
+        if "reason_code" in raw and state is not UserState.INACTIVE:
+            # Genesys records a reason for leaving; a reactivation has none to record.
+            findings.append(
+                Finding(
+                    file.path,
+                    line_at(root, ["users", index, "reason_code"]),
+                    f"users[{index}].reason_code: only a deactivation (state: inactive) takes a reason code",
+                )
+            )
+            continue
         entries.append(
             DesiredEntry(
                 email=raw.get("email"),
                 id=raw.get("id"),
-                state=UserState(raw.get("state", UserState.INACTIVE.value)),
+                state=state,
                 source=Source(file.path, line),
                 reason=raw.get("reason"),
                 ticket=raw.get("ticket"),
                 effective=effective,
+                reason_code=raw.get("reason_code"),
             )
         )
     return entries
 
 
 def _policy(file: SourceFile, raw: dict[str, Any], root: Any) -> Policy:
+    flapping: dict[str, Any] = raw.get("flapping") or {}
     return Policy(
         protected=frozenset(str(p).lower() for p in raw.get("protected", [])),
         max_changes=int(raw.get("max_changes", DEFAULT_MAX_CHANGES)),
         max_changes_percent=(float(raw["max_changes_percent"]) if "max_changes_percent" in raw else None),
         missing_users=MissingUsers(raw.get("missing_users", MissingUsers.ERROR.value)),
         source=Source(file.path, line_at(root, ["policy"]) or 1),
+        default_reason_code=raw.get("default_reason_code"),
+        flapping_max_corrections=int(flapping.get("max_corrections", DEFAULT_FLAPPING_MAX_CORRECTIONS)),
+        flapping_window=parse_window(flapping["window"]) if "window" in flapping else DEFAULT_FLAPPING_WINDOW,
     )
 
 

@@ -5,10 +5,15 @@ Bump ``FORMAT_VERSION`` on any incompatible change.
 
     format_version, kind ("plan" | "apply"), created_at,
     desired:  {path, digest, files: [{path, sha256}], managed, targets}
-    summary:  {deactivate, reactivate, revoke_tokens, unchanged, pending, errors, warnings, managed}
-    changes:  [{action, id, email, name, before, after, version, source, reason, ticket, detail}]
-    pending:  [{action, id, email, name, effective, source, reason, ticket}]
+    summary:  {deactivate, reactivate, revoke_tokens, unchanged, pending, held, errors, warnings, managed}
+    changes:  [{action, id, email, name, before, after, version, source, reason, ticket, detail,
+                reason_code, changed_by}]
+    pending:  [{action, id, email, name, effective, source, reason, ticket, reason_code}]
+    held:     [{id, email, corrections, window, changed_by, source}]
     problems: [{severity, code, message, source, id}]
+
+    changed_by: {kind: user|client|unknown, user: {id, name} | null, client: {id, name} | null,
+                 at: ISO time | null}; null on a change that corrects no drift.
     apply only:
     results:  [{action, id, email, outcome, message, error: {status, code, correlation_id, message} | null}]
     outcomes: {applied, failed, skipped}, ledger_failures
@@ -20,6 +25,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.core.flapping import Held, window_text
 from reconciler.core.plan import Change, Pending, Plan, Problem
 from reconciler.core.results import ApplyResult, Outcome
 
@@ -45,6 +51,8 @@ def change_dict(c: Change) -> dict[str, Any]:
         "reason": c.reason,
         "ticket": c.ticket,
         "detail": c.detail,
+        "reason_code": c.reason_code,
+        "changed_by": c.changed_by.as_dict() if c.changed_by is not None else None,
     }
 
 
@@ -58,6 +66,18 @@ def _pending(p: Pending) -> dict[str, Any]:
         "source": p.source,
         "reason": p.reason,
         "ticket": p.ticket,
+        "reason_code": p.reason_code,
+    }
+
+
+def held_dict(h: Held) -> dict[str, Any]:
+    return {
+        "id": h.user_id,
+        "email": h.email,
+        "corrections": h.corrections,
+        "window": window_text(h.window),
+        "changed_by": h.changed_by.as_dict(),
+        "source": h.source,
     }
 
 
@@ -72,6 +92,7 @@ def summary(plan: Plan) -> dict[str, int]:
         "revoke_tokens": plan.counts["revoke_tokens"],
         "unchanged": plan.unchanged,
         "pending": len(plan.pending),
+        "held": len(plan.held),
         "errors": len(plan.errors),
         "warnings": len(plan.warnings),
         "managed": plan.managed,
@@ -93,6 +114,7 @@ def plan_document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
         "summary": summary(plan),
         "changes": [change_dict(c) for c in plan.changes],
         "pending": [_pending(p) for p in plan.pending],
+        "held": [held_dict(h) for h in plan.held],
         "problems": [_problem(p) for p in plan.problems],
     }
 

@@ -38,6 +38,8 @@ def _counts(plan: Plan) -> str:
     ]
     if plan.pending:
         parts.append(f"{len(plan.pending)} pending")
+    if plan.held:
+        parts.append(f"**{len(plan.held)}** held")
     return ", ".join(parts)
 
 
@@ -54,7 +56,8 @@ def _what(group: list[Change]) -> str:
         if c.action is Action.REVOKE_TOKENS:
             parts.append("revoke tokens")
         else:
-            parts.append(f"{c.action.value} ({c.before} → {c.after}, v{c.version})")
+            code = f", reason code {c.reason_code}" if c.reason_code else ""
+            parts.append(f"{c.action.value} ({c.before} → {c.after}, v{c.version}{code})")
     return " + ".join(parts)
 
 
@@ -105,6 +108,13 @@ def render_plan(plan: Plan, *, max_rows: int = DEFAULT_ROWS) -> str:
     out += _problems(plan.warnings, "Warnings")
     if plan.changes:
         out += [*_table(_by_user(plan.changes), max_rows), ""]
+    if plan.held:
+        out += ["**Held** (another system keeps changing these users back; not corrected)", ""]
+        for h in plan.held[:max_rows]:
+            out.append(f"- {_cell(h.email or h.user_id)}: {_cell(h.message)} (`{_cell(h.source)}`)")
+        if len(plan.held) > max_rows:
+            out.append(f"- …and {len(plan.held) - max_rows} more")
+        out.append("")
     if plan.pending:
         out += ["**Pending** (applied at the first run after the time shown)", ""]
         for p in plan.pending[:max_rows]:

@@ -33,6 +33,8 @@ def summary_line(plan: Plan) -> str:
     )
     if plan.pending:
         line += f"; {len(plan.pending)} pending"
+    if plan.held:
+        line += f"; {len(plan.held)} held"
     return line + "."
 
 
@@ -50,6 +52,8 @@ def _change_block(c: Change) -> list[str]:
         lines.append(f"      tokens: all -> none    ({c.detail})" if c.detail else "      tokens: all -> none")
     else:
         lines.append(f"      state: {c.before} -> {c.after}    (version {c.version})")
+        if c.reason_code:
+            lines.append(f"      reason code: {c.reason_code}    (recorded in Genesys)")
         if c.detail:
             lines.append(f"      {c.detail}")
     why = "    ".join(
@@ -81,6 +85,12 @@ def render_plan(plan: Plan) -> str:
                 f"  # {_who(p.email, p.name, p.user_id)}: {verb} from "
                 f"{p.effective.strftime('%Y-%m-%d %H:%M:%S %z')}    {p.source}"
             )
+        out.append("")
+    if plan.held:
+        out.append("Held (another system keeps changing these users back; not corrected this run):")
+        for h in plan.held:
+            out.append(f"  # {_who(h.email, h.name, h.user_id)}    {h.source}")
+            out.append(f"      {h.message}")
         out.append("")
     if plan.warnings:
         out.append("Warnings:")
