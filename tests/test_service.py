@@ -279,7 +279,9 @@ def test_webhook_hears_about_corrections_and_failures(
     sandbox.faults(server_errors=50)
     service.tick()
     notifier.close()
-    assert [m["event"] for m in received] == ["drift_corrected", "tick_failed"]
+    # Genesys down is a failed tick that starts a backoff: one message says both.
+    assert [m["event"] for m in received] == ["drift_corrected", "backoff_started"]
+    assert "tick 2 failed: the plan has 5 error(s)" in received[1]["text"]
     assert received[0]["text"].startswith("reconciler: brought 3 user(s) back to the desired state")
     assert "Jane.Doe@example.com" in received[0]["users"]
 
@@ -409,3 +411,92 @@ def test_structured_json_logs_carry_no_secrets(sandbox: SandboxHandle, desired: 
     assert {"action", "user_id", "outcome"} <= set(writes[0])
     assert sandbox.env["GENESYSCLOUD_OAUTHCLIENT_SECRET"] not in result.err + result.out
     assert not any(token in result.err for token in sandbox.app.tokens)
+
+
+# --- backoff (issue 11 §4) ------------------------------------------------------------------
+
+
+def test_the_service_backs_off_after_a_tick_of_failures_and_recovers(
+    sandbox: SandboxHandle, desired: Path, service_for: Any, webhook: Any
+) -> None:
+    url, received = webhook
+    wall = {"t": 1000.0}
+    notifier = Notifier(url)
+    service = service_for(sandbox, desired, wall=lambda: wall["t"], notifier=notifier, max_backoff=5.0)
+    sandbox.faults(server_errors=100_000)  # Genesys is down
+
+    first = service.scheduled()
+    assert first.code == 1 and first.unreachable
+    assert service.backoff.delay == 2.0 and service.metrics.backoff._value.get() == 2.0
+    assert service.status()["backoff"] == {
+        "active": True,
+        "seconds": 2.0,
+        "until": "1970-01-01T00:16:42Z",
+        "bad_ticks": 1,
+        "reason": "plan_errors",
+        "max_seconds": 5.0,
+    }
+    mark = len(sandbox.requests())
+    wall["t"] += 1.0
+    assert service.scheduled().skipped and len(sandbox.requests()) == mark  # not one call while waiting
+    assert service.health()[0]  # backing off never fails liveness
+
+    wall["t"] += 1.5
+    assert service.scheduled().code == 1 and service.backoff.delay == 4.0  # doubled
+    wall["t"] += 4.5
+    assert service.scheduled().code == 1 and service.backoff.delay == 5.0  # capped by --max-backoff
+    wall["t"] += 2.0
+    assert service.scheduled().skipped
+
+    sandbox.clear_faults()
+    wall["t"] += 3.5
+    recovered = service.scheduled()
+    assert recovered.code == 0 and recovered.applied == 5
+    assert service.backoff.delay == 0.0 and service.metrics.backoff._value.get() == 0.0
+    assert not service.status()["backoff"]["active"]
+    wall["t"] += 1.0
+    assert not service.scheduled().skipped  # the normal schedule again
+    notifier.close()
+    assert [m["event"] for m in received] == ["backoff_started", "drift_corrected"]  # one notification for the episode
+    assert "the next tick waits 2s, doubling up to 5s" in received[0]["text"]
+
+
+def test_one_refused_write_is_not_an_outage_but_most_writes_refused_is(
+    sandbox: SandboxHandle, desired: Path, service_for: Any
+) -> None:
+    from tests.conftest import JOHN
+
+    service = service_for(sandbox, desired, wall=lambda: 1000.0)
+    sandbox.faults(fail_writes={JANE: 404})
+    report = service.tick()
+    assert report.code == 1 and report.failed >= 1 and report.applied >= 3
+    assert not service.backoff.active  # a minority of writes refused: this user's problem, not the org's
+    other = service_for(sandbox, desired, wall=lambda: 1000.0)
+    sandbox.set_state(JANE, "active")
+    sandbox.set_state(JOHN, "active")
+    sandbox.faults(fail_writes={JANE: 403, JOHN: 403})
+    refused = other.tick()
+    assert refused.failed >= 2 and refused.applied == 0
+    assert other.backoff.active and "directory:user:edit" in str(refused.fix)
+
+
+def test_auth_failures_name_the_variable_to_fix(sandbox: SandboxHandle, desired: Path, tmp_path: Path) -> None:
+    env = {**sandbox.env, "GENESYSCLOUD_OAUTHCLIENT_SECRET": "wrong-secret"}
+    result = run_process("run", str(desired), "--once", "--ledger", str(tmp_path / "l.jsonl"), env=env)
+    assert result.code == 1
+    assert "To fix: Genesys rejected the OAuth client credentials: check GENESYSCLOUD_OAUTHCLIENT_ID" in result.err
+    assert "wrong-secret" not in result.err
+
+
+def test_backoff_status_and_metric_are_served(sandbox: SandboxHandle, desired: Path, tmp_path: Path) -> None:
+    sandbox.faults(server_errors=100_000)
+    proc = start_service(sandbox, desired, "--every", "30s", "--max-backoff", "90s", "--ledger", str(tmp_path / "l"))
+    try:
+        base = metrics_url(proc)
+        wait_for(lambda: metric(base, "reconciler_backoff_seconds") == 60.0, 60, "the first tick to start a backoff")
+        status = httpx.get(f"{base}/status").json()
+        assert status["backoff"]["active"] and status["backoff"]["seconds"] == 60.0
+        assert status["backoff"]["max_seconds"] == 90.0
+        assert httpx.get(f"{base}/healthz").status_code == 200
+    finally:
+        stop(proc)

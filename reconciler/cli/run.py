@@ -47,11 +47,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="delay each tick by up to this much, so many deployments spread out (default 0s)",
     )
     p.add_argument("--once", action="store_true", help="run exactly one tick and exit with its code")
+    p.add_argument(
+        "--max-backoff",
+        metavar="DURATION",
+        default="1h",
+        help="when Genesys is unreachable or refuses most writes, wait longer between ticks (doubling each "
+        "bad tick) up to this much (default 1h)",
+    )
     p.add_argument("--report-only", action="store_true", help="detect and report drift; change nothing")
     p.add_argument(
         "--git-pull", action="store_true", help="git pull --ff-only the desired-state folder before each tick"
     )
-    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics and /healthz on this port")
+    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics, /healthz and /status on this port")
     p.add_argument(
         "--metrics-host",
         default="127.0.0.1",
@@ -92,11 +99,19 @@ def run(args: argparse.Namespace) -> int:
     metrics = Metrics()
     notifier = Notifier(webhook)
     service = Service(
-        runtime, schedule, metrics=metrics, notifier=notifier, report_only=args.report_only, git_pull=args.git_pull
+        runtime,
+        schedule,
+        metrics=metrics,
+        notifier=notifier,
+        report_only=args.report_only,
+        git_pull=args.git_pull,
+        max_backoff=parse_duration(args.max_backoff),
     )
     server = None
     if args.metrics_port is not None:
-        server = HealthServer(metrics, service.health, host=args.metrics_host, port=args.metrics_port).start()
+        server = HealthServer(
+            metrics, service.health, host=args.metrics_host, port=args.metrics_port, status=service.status
+        ).start()
         sys.stderr.write(f"reconciler: metrics on http://{args.metrics_host}:{server.port}/metrics\n")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, service.stop)

@@ -80,6 +80,14 @@ class Settings:
     # for is the latest one, so one page of 25 (the SDK's default) is plenty.
     audit_page_size: int = 25
 
+    # --- the service's backoff ------------------------------------------------
+    # A tick in which more than this share of the attempted writes failed (and at
+    # least backoff_min_writes were attempted) makes `reconciler run` back off, as
+    # does a tick in which Genesys could not be reached at all. One failed write out
+    # of one is a user's problem, not an outage: it does not count.
+    backoff_failed_ratio: float = 0.5
+    backoff_min_writes: int = 2
+
     # --- tokens -----------------------------------------------------------
     # The longest access-token lifetime Genesys allows an OAuth client (48 h).
     # Without a ledger, a token issued within this window may still be valid,

@@ -11,6 +11,11 @@ it is about:
     full listing    GET /api/v2/users/query (warn only: batched reads still work)
     edit users      PATCH /api/v2/users/{nil id}                       directory:user:edit
     end sessions    DELETE /api/v2/tokens/{nil id}                     oauth:token:delete
+    audit trail     GET /api/v2/audits/query/realtime/servicemapping   audits:audit:view  (optional: warn)
+    client names    GET /api/v2/oauth/clients/{nil id}                 oauth:client:view  (optional: warn)
+
+The two optional permissions only name who moved a drifted user; without
+them drift is still reported and corrected, with the actor unknown.
 
 The write probes live in ``probes.py``, which says why they cannot change
 anyone (the nil user id, version 0). A 403 proves the permission is missing
@@ -64,6 +69,37 @@ def _probe(name: str, permission: str, call: Callable[[], object]) -> Check:
     except ApiError as exc:
         return Check(name, "fail", f"unexpected answer to the probe: {exc}", permission)
     return Check(name, "ok", f"{permission}: the probe was accepted (nothing to change)", permission)
+
+
+def _optional(client: GenesysClient) -> list[Check]:
+    """Permissions that only name who moved a drifted user: missing is a warning, never a failure."""
+    out: list[Check] = []
+    for name, permission, call, lost in (
+        (
+            "audit trail",
+            "audits:audit:view",
+            client.audit_service_mapping,
+            "drift is still reported and corrected, but who made it shows as unknown",
+        ),
+        (
+            "client names",
+            "oauth:client:view",
+            lambda: client.oauth_client(NIL_USER),
+            "a drift made by another OAuth client shows its id, not its name",
+        ),
+    ):
+        try:
+            call()
+        except Forbidden:
+            out.append(Check(name, "warn", f"optional {permission} is missing: {lost}", permission))
+            continue
+        except NotFound:
+            pass  # the nil id: the permission check passed
+        except ApiError as exc:
+            out.append(Check(name, "warn", f"optional {permission}: unexpected answer ({exc}); {lost}", permission))
+            continue
+        out.append(Check(name, "ok", f"{permission} (optional): drift is attributed to whoever made it", permission))
+    return out
 
 
 def run_checks(
@@ -132,6 +168,7 @@ def run_checks(
             )
         checks.append(_probe("edit users", "directory:user:edit", lambda: probe_edit_users(client)))
         checks.append(_probe("end sessions", "oauth:token:delete", lambda: probe_end_sessions(client)))
+        checks += _optional(client)
         return checks
     finally:
         client.close()

@@ -1,4 +1,7 @@
-"""Prometheus metrics and the /healthz and /metrics endpoints of `reconciler run`.
+"""Prometheus metrics and the /healthz, /status and /metrics endpoints of `reconciler run`.
+
+/healthz is liveness (is the scheduler ticking?); /status is a JSON document
+for monitoring (backoff, held users) that never fails liveness.
 
 A private registry (not the process-global one), so tests and several
 services in one process never share counters. The HTTP server is stdlib
@@ -8,6 +11,7 @@ the exposition format.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +34,18 @@ class Metrics:
             registry=r,
         )
         self.drift = Counter("reconciler_drift_detected", "Users found drifted from the desired state", registry=r)
+        self.drift_by = Counter(
+            "reconciler_drift_attributed",
+            "Drift corrections by who had made the change (user, client, own, unknown)",
+            ["kind"],
+            registry=r,
+        )
+        self.held = Gauge("reconciler_held_users", "Users held for flapping in the last plan", registry=r)
+        self.backoff = Gauge(
+            "reconciler_backoff_seconds",
+            "Seconds the service waits between ticks beyond its schedule (0: normal)",
+            registry=r,
+        )
         self.failures = Counter("reconciler_tick_failures", "Ticks that failed, by reason", ["reason"], registry=r)
         self.last_success = Gauge(
             "reconciler_last_success_timestamp_seconds",
@@ -65,6 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # http.server's naming
         if self.path.split("?")[0] == "/metrics":
             body, status, ctype = self.server.metrics.render(), 200, CONTENT_TYPE_LATEST
+        elif self.path.split("?")[0] == "/status" and self.server.status is not None:
+            body = (json.dumps(self.server.status(), indent=2) + "\n").encode()
+            status, ctype = 200, "application/json"
         elif self.path.split("?")[0] == "/healthz":
             healthy, detail = self.server.health()
             body, status, ctype = (detail + "\n").encode(), 200 if healthy else 503, "text/plain; charset=utf-8"
@@ -85,15 +104,25 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     metrics: Metrics
     health: Callable[[], tuple[bool, str]]
+    status: Callable[[], dict[str, Any]] | None
 
 
 class HealthServer:
-    """Serves /metrics and /healthz in a background thread."""
+    """Serves /metrics, /healthz and /status in a background thread."""
 
-    def __init__(self, metrics: Metrics, health: Callable[[], tuple[bool, str]], *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        health: Callable[[], tuple[bool, str]],
+        *,
+        host: str,
+        port: int,
+        status: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.metrics = metrics
         self._server.health = health
+        self._server.status = status
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="metrics-http", daemon=True

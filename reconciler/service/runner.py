@@ -11,6 +11,12 @@ into one) and optional jitter (many deployments do not hit Genesys in step).
 A failing tick is logged, counted and notified, and the next tick tries
 again; the service itself only stops on SIGTERM/SIGINT, after the user being
 written has been finished and the ledger closed.
+
+When Genesys cannot be reached or refuses most writes, the service backs off
+(backoff.py): ticks are skipped for twice the period, then four times, up to
+``--max-backoff``, with one notification; the first good tick ends it. Drift
+is logged and notified with who made it; users held for flapping are notified
+once per hold, not every tick.
 """
 
 from __future__ import annotations
@@ -28,9 +34,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from reconciler.core.results import Outcome
+from reconciler.core.plan import Plan
+from reconciler.core.results import ApplyResult, Outcome
 from reconciler.engine import Runtime
 from reconciler.errors import ApiError, DesiredStateError, ReconcilerError
+from reconciler.service.backoff import Backoff, TickHealth
+from reconciler.service.diagnosis import auth_fix, is_unreachable
 from reconciler.service.metrics import Metrics
 from reconciler.service.notify import Notifier
 
@@ -73,6 +82,11 @@ class TickReport:
     failed: int = 0
     reason: str | None = None
     users: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    skipped: bool = False  # not run: the service is backing off
+    unreachable: bool = False  # Genesys could not be reached, or refused the credentials or a permission
+    fix: str | None = None  # for an auth failure: the variable or permission to fix
+    message: str | None = None  # why it failed
 
 
 class Service:
@@ -86,6 +100,7 @@ class Service:
         report_only: bool = False,
         git_pull: bool = False,
         wall: Callable[[], float] = time.time,
+        max_backoff: float = 3600.0,
     ) -> None:
         self.runtime = runtime
         self.schedule = schedule
@@ -98,6 +113,9 @@ class Service:
         self.started_at = wall()
         self.last_finished: float | None = None
         self.ticks = 0
+        self.backoff = Backoff(period=schedule.period(), max_delay=max(max_backoff, 0.0))
+        self.held_notified: set[str] = set()  # users whose current hold was already notified
+        self.held_now: list[str] = []
         runtime.client().stats.listeners.append(self.metrics.record_api)
 
     # --- health -------------------------------------------------------------------
@@ -110,9 +128,37 @@ class Service:
         what = "last tick finished" if self.last_finished is not None else "started, no tick finished yet,"
         return age <= limit, f"{what} {age:.1f}s ago (limit {limit:.0f}s)"
 
+    def status(self) -> dict[str, Any]:
+        """The status document (GET /status): health, backoff and held users, for monitoring."""
+        healthy, detail = self.health()
+        return {
+            "healthy": healthy,
+            "detail": detail,
+            "ticks": self.ticks,
+            "last_tick_finished": self.last_finished,
+            "backoff": self.backoff.as_dict(),
+            "held": list(self.held_now),
+        }
+
     # --- one tick ---------------------------------------------------------------------
 
+    def scheduled(self) -> TickReport:
+        """What the scheduler runs: a tick, unless the service is backing off."""
+        if self.backoff.waiting(self.wall()):
+            # Alive and deliberately waiting: counts as a finished tick for liveness.
+            self.last_finished = self.wall()
+            log.info(
+                "backing off: tick skipped (%.0fs between ticks after %d bad tick(s): %s)",
+                self.backoff.delay,
+                self.backoff.bad_ticks,
+                self.backoff.reason,
+                extra={"event": "tick_skipped", "backoff_seconds": self.backoff.delay},
+            )
+            return TickReport(self.ticks, skipped=True)
+        return self.tick()
+
     def tick(self) -> TickReport:
+        """Run one tick now (the scheduler goes through ``scheduled``; --once and tests call this)."""
         self.ticks += 1
         report = TickReport(self.ticks)
         started = time.monotonic()
@@ -122,6 +168,7 @@ class Service:
         except DesiredStateError as exc:
             self._failed(report, "invalid_files", f"the desired-state files are invalid: {exc}")
         except ApiError as exc:
+            report.unreachable, report.fix = is_unreachable(exc), auth_fix(exc)
             self._failed(report, "api", f"Genesys Cloud API: {exc}")
         except ReconcilerError as exc:
             self._failed(report, "error", str(exc))
@@ -137,6 +184,7 @@ class Service:
             self.metrics.ticks.labels(outcome=outcome).inc()
             if report.code != 1:
                 self.metrics.last_success.set(self.last_finished)
+            self._back_off(report)
             log.info(
                 "tick %d finished: %s, %d change(s) planned, %d applied, %d failed (%.2fs)",
                 report.number,
@@ -162,27 +210,36 @@ class Service:
         plan = self.runtime.plan().plan
         users = list(dict.fromkeys(c.email or c.user_id for c in plan.changes))
         report.changes, report.users = len(plan.changes), users
+        self._held(plan, report)
         if users:
             self.metrics.drift.inc(len(users))
+            actors = _actors(plan)
+            for c in plan.changes:
+                if c.changed_by is not None:
+                    self.metrics.drift_by.labels(kind="own" if c.changed_by.own else c.changed_by.kind).inc()
             log.info(
                 "%d user(s) differ from the desired state: %s",
                 len(users),
-                ", ".join(users[:20]),
-                extra={"event": "drift_detected", "users": users},
+                ", ".join(actors.get(u, u) for u in users[:20]),
+                extra={"event": "drift_detected", "users": users, "changed_by": actors},
             )
         if plan.has_errors:
             messages = "; ".join(p.message for p in plan.errors[:5])
+            codes = {p.code for p in plan.errors}
+            report.unreachable = codes == {"user.read_failed"}  # every read failed: Genesys is not answering
             self._failed(report, "plan_errors", f"the plan has {len(plan.errors)} error(s): {messages}")
             return
         if not plan.changes:
             return
+        actors = _actors(plan)
         if self.report_only:
             report.code = EXIT_DRIFT
             self.notifier.send(
                 "drift_detected",
                 f"{len(users)} user(s) differ from the desired state (report-only; "
-                f"nothing changed): {', '.join(users[:10])}",
+                f"nothing changed): {', '.join(actors.get(u, u) for u in users[:10])}",
                 users=users,
+                changed_by=actors,
             )
             return
         result = self.runtime.apply(plan, should_stop=self.stopping.is_set)
@@ -191,15 +248,82 @@ class Service:
         report.applied = result.count(Outcome.APPLIED)
         report.failed = result.count(Outcome.FAILED)
         if not result.ok and not result.interrupted:
+            report.fix = auth_fix(errors=_errors(result))
             self._failed(report, "apply_failed", f"{report.failed} change(s) failed")
             return
         fixed = sorted({r.change.email or r.change.user_id for r in result.results if r.outcome is Outcome.APPLIED})
         if fixed:
             self.notifier.send(
                 "drift_corrected",
-                f"brought {len(fixed)} user(s) back to the desired state: {', '.join(fixed[:10])}",
+                f"brought {len(fixed)} user(s) back to the desired state: "
+                f"{', '.join(actors.get(u, u) for u in fixed[:10])}",
                 users=fixed,
+                changed_by={u: a for u, a in actors.items() if u in fixed},
             )
+
+    def _held(self, plan: Plan, report: TickReport) -> None:
+        """Count held users; notify once per user per hold (a user no longer held can be notified again)."""
+        report.held = [h.email or h.user_id for h in plan.held]
+        self.held_now = report.held
+        self.metrics.held.set(len(plan.held))
+        current = {h.user_id for h in plan.held}
+        self.held_notified &= current
+        for h in plan.held:
+            if h.user_id in self.held_notified:
+                continue
+            self.held_notified.add(h.user_id)
+            log.warning(
+                "held: %s: %s", h.email or h.user_id, h.message, extra={"event": "user_held", "user_id": h.user_id}
+            )
+            self.notifier.send(
+                "user_held",
+                f"{h.email or h.user_id} is held, not corrected: {h.message}",
+                user=h.email or h.user_id,
+                changed_by=h.changed_by.as_dict(),
+            )
+
+    def _back_off(self, report: TickReport) -> None:
+        health = TickHealth(
+            unreachable=report.unreachable,
+            attempted=report.applied + report.failed,
+            failed=report.failed,
+            reason=report.reason,
+        )
+        settings = self.runtime.settings
+        was_backing_off = self.backoff.active
+        change = self.backoff.record(
+            health, self.wall(), failed_ratio=settings.backoff_failed_ratio, min_writes=settings.backoff_min_writes
+        )
+        self.metrics.backoff.set(self.backoff.delay)
+        if change != "started":
+            # While backing off the first message said it all; a failure of another kind still tells.
+            if report.code == 1 and (not was_backing_off or change == "ended"):
+                self.notifier.send(
+                    "tick_failed",
+                    f"tick {report.number} failed: {report.message}",
+                    reason=report.reason,
+                    fix=report.fix,
+                )
+            if change == "ended":
+                log.info("back on the normal schedule", extra={"event": "backoff_ended"})
+            return
+        fix = f" To fix: {report.fix}." if report.fix else ""
+        why = "Genesys could not be reached" if report.unreachable else "Genesys refused most writes"
+        log.error(
+            "backing off: the next tick waits %.0fs (doubling up to %.0fs) because %s",
+            self.backoff.delay,
+            self.backoff.max_delay,
+            why,
+            extra={"event": "backoff_started", "backoff_seconds": self.backoff.delay},
+        )
+        self.notifier.send(
+            "backoff_started",
+            f"backing off: {why}: tick {report.number} failed: {report.message or report.reason}; the next tick "
+            f"waits {self.backoff.delay:.0f}s, doubling up to {self.backoff.max_delay:.0f}s.{fix}",
+            backoff_seconds=self.backoff.delay,
+            reason=report.reason,
+            fix=report.fix,
+        )
 
     def _pull(self) -> None:
         folder = str(self.runtime.desired_dir)
@@ -224,10 +348,13 @@ class Service:
             self.notifier.send("git_pull_failed", f"git pull failed ({why[0]}); using the last good state")
 
     def _failed(self, report: TickReport, reason: str, message: str) -> None:
+        """Record and log a failed tick; _back_off decides what to notify (one message per episode)."""
         report.code, report.reason = 1, reason
+        if report.fix:
+            message += f". To fix: {report.fix}"
+        report.message = message
         self.metrics.failures.labels(reason=reason).inc()
         log.error("tick %d failed: %s", report.number, message, extra={"event": "tick_failed", "reason": reason})
-        self.notifier.send("tick_failed", f"tick {report.number} failed: {message}", reason=reason)
 
     # --- the loop -----------------------------------------------------------------
 
@@ -236,7 +363,7 @@ class Service:
         scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
-        scheduler.add_job(self.tick, self.schedule.trigger(), id="reconcile", next_run_time=datetime.now(UTC))
+        scheduler.add_job(self.scheduled, self.schedule.trigger(), id="reconcile", next_run_time=datetime.now(UTC))
         scheduler.start()
         log.info("service started: %s", self._describe(), extra={"event": "service_started"})
         try:
@@ -254,3 +381,17 @@ class Service:
         jitter = f" (jitter up to {self.schedule.jitter:g}s)" if self.schedule.jitter else ""
         mode = "report-only" if self.report_only else "apply"
         return f"{when}{jitter}, {mode}, desired state {self.runtime.desired_dir}"
+
+
+def _actors(plan: Plan) -> dict[str, str]:
+    """'jane@example.com (reactivated by OAuth client Okta (5a6b…))' per drifted user, for logs and notifications."""
+    out: dict[str, str] = {}
+    for c in plan.changes:
+        if c.changed_by is not None:
+            who = c.email or c.user_id
+            out[who] = f"{who} (changed by {c.changed_by.describe()})"
+    return out
+
+
+def _errors(result: ApplyResult) -> list[dict[str, Any]]:
+    return [r.error for r in result.results if r.outcome is Outcome.FAILED and r.error]
