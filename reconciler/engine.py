@@ -129,10 +129,12 @@ class Runtime:
         """Who moved each drifted user (the audit API; no call when nothing drifted)."""
         users = live.users if isinstance(live, LiveState) else live
         drifts = drifted(history, users)
+        # The audit trail's times are Genesys's: measure on its clock when an answer told us the time.
+        genesys_now = self.client().session.server_time
         return attribute(
             self.client(),
             drifts,
-            now=self.clock(),
+            now=genesys_now or self.clock(),
             own_client_id=self.connection.client_id if self.connection else None,
             settings=self.settings,
         )

@@ -94,13 +94,25 @@ class SandboxHandle:
         return [r for r in self.requests(since) if r["path"].startswith("/api/")]
 
     def writes(self, since: int = 0) -> list[dict[str, Any]]:
-        return [r for r in self.api_requests(since) if r["method"] in ("PATCH", "DELETE")]
+        return [r for r in self.api_requests(since) if r["method"] in ("PATCH", "PUT", "DELETE")]
 
     def user(self, user_id: str) -> dict[str, Any]:
         return dict(self.http.get(f"/_sandbox/users/{user_id}").json())
 
     def set_state(self, user_id: str, state: str) -> None:
         self.http.post(f"/_sandbox/users/{user_id}/state", json={"state": state}).raise_for_status()
+
+    def set_state_as(self, user_id: str, state: str, *, repeat: int = 1, **actor: Any) -> None:
+        """Another actor changes the user: as=user={"id", "name"} (an admin) or client=ID (an OAuth client)."""
+        body = {"state": state, "as": actor, "repeat": repeat}
+        self.http.post(f"/_sandbox/users/{user_id}/state", json=body).raise_for_status()
+
+    def audit(self) -> list[dict[str, Any]]:
+        return list(self.http.get("/_sandbox/audit").json())
+
+    def add_client(self, client_id: str, name: str, *permissions: str, secret: str = "") -> None:
+        body = {"client_id": client_id, "name": name, "secret": secret, "permissions": list(permissions)}
+        self.http.post("/_sandbox/clients", json=body).raise_for_status()
 
     def login(self, user_id: str, **body: Any) -> None:
         self.http.post(f"/_sandbox/users/{user_id}/login", json=body).raise_for_status()

@@ -97,12 +97,17 @@ def test_apply_makes_exactly_the_planned_writes_and_converges(cli: Any, sandbox:
     applied = cli("apply", str(desired), "--auto-approve", "--format", "json", env=sandbox.env)
     assert applied.code == 0, applied.err
     writes = sandbox.writes(mark)
-    assert [(w["method"], w["path"], w.get("body")) for w in writes if w["path"].endswith(JANE)] == [
-        ("PATCH", f"/api/v2/users/{JANE}", {"state": "inactive", "version": 4}),
+    assert [(w["method"], w["path"], w.get("body")) for w in writes if w["path"].endswith(JOHN)] == [
+        ("PATCH", f"/api/v2/users/{JOHN}", {"state": "inactive", "version": 4}),
+        ("DELETE", f"/api/v2/tokens/{JOHN}", None),
+    ]
+    # Jane's entry carries a reason code: the same write is a PUT /state that records it
+    assert [(w["method"], w["path"], w.get("body")) for w in writes if JANE in w["path"]] == [
+        ("PUT", f"/api/v2/users/{JANE}/state", {"state": "inactive", "version": 4, "stateChangeReason": "Voluntary"}),
         ("DELETE", f"/api/v2/tokens/{JANE}", None),
     ]
-    assert sorted((w["method"], w["path"].rsplit("/", 1)[1]) for w in writes) == sorted(
-        [("PATCH", JANE), ("DELETE", JANE), ("PATCH", JOHN), ("DELETE", JOHN), ("PATCH", CARLOS)]
+    assert sorted((w["method"], w["path"].split("/")[4]) for w in writes) == sorted(
+        [("PUT", JANE), ("DELETE", JANE), ("PATCH", JOHN), ("DELETE", JOHN), ("PATCH", CARLOS)]
     )
     assert not any(r["method"] == "DELETE" and r["path"].startswith("/api/v2/users") for r in sandbox.requests())
     results = json.loads(applied.out)["results"]

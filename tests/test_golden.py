@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.core.report import jsondoc as json_report
 from reconciler.core.report import text as text_report
-from tests.conftest import JANE, SandboxHandle
+from reconciler.sandbox.org import Org
+from reconciler.sandbox.server import Sandbox
+from tests.conftest import FIXED_NOW, JANE, SandboxHandle
 from tests.golden import check
 
 
@@ -42,8 +46,16 @@ def test_plan_with_problems_rendering(sandbox: SandboxHandle, here: Path, runtim
     check("plan-problems.txt", text_report.render_plan(runtime.plan().plan))
 
 
-def test_drift_rendering(sandbox: SandboxHandle, here: Path, runtime_for: Any) -> None:
-    runtime = runtime_for(sandbox, here)
+@pytest.fixture
+def still_sandbox() -> Iterator[SandboxHandle]:
+    """Genesys's clock stopped a minute after FIXED_NOW: audit times in the rendering do not move."""
+    org = Org.generate(200, wall=lambda: FIXED_NOW.timestamp() + 60)
+    with Sandbox(org) as sb, httpx.Client(base_url=sb.base_url) as http:
+        yield SandboxHandle(sb, http)
+
+
+def test_drift_rendering(still_sandbox: SandboxHandle, here: Path, runtime_for: Any) -> None:
+    runtime = runtime_for(still_sandbox, here)
     runtime.apply(runtime.plan().plan)
-    sandbox.set_state(JANE, "active")
+    still_sandbox.set_state(JANE, "active")  # an admin in the admin UI
     check("plan-drift.txt", text_report.render_plan(runtime.plan(targets=("jane.doe@example.com",)).plan))

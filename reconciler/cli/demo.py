@@ -1,10 +1,11 @@
 """`reconciler demo [DIR]`: the whole story against an in-process sandbox, for a newcomer.
 
 Starts a local sandbox org on a free loopback port (real HTTP, no credentials,
-no network), then runs plan -> apply -> plan (empty) -> someone reactivates a
-leaver behind the tool's back -> plan shows the drift -> apply corrects it ->
-plan (empty). Every step goes through the same engine as `plan`/`apply`. The
-ledger goes to a temporary folder, so the demo leaves nothing behind.
+no network), then runs plan -> apply -> plan (empty) -> an administrator
+reactivates a leaver behind the tool's back -> plan shows the drift and who
+made it (from Genesys's audit trail) -> apply corrects it -> plan (empty).
+Every step goes through the same engine as `plan`/`apply`. The ledger goes to
+a temporary folder, so the demo leaves nothing behind.
 Exits 0 when every step did what the story says, 1 otherwise.
 """
 
@@ -20,6 +21,8 @@ from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_desired_dir, emit
 from reconciler.core.report import text as text_report
 from reconciler.engine import Runtime
 from reconciler.genesys.config import connection_from_env
+
+DEMO_ADMIN_ID = "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,17 +99,27 @@ def run(args: argparse.Namespace) -> int:
 
         leaver = next((c for c in first.changes if c.action.value == "deactivate"), None)
         if leaver is not None:
-            _step("5. Someone reactivates a leaver in the admin UI")
+            _step("5. An administrator reactivates a leaver in the admin UI")
             http = httpx.Client(base_url=sandbox.base_url)
-            http.post(f"/_sandbox/users/{leaver.user_id}/state", json={"state": "active"})
+            admin = {"user": {"id": DEMO_ADMIN_ID, "name": "Pat Admin"}}
+            http.post(f"/_sandbox/users/{leaver.user_id}/state", json={"state": "active", "as": admin})
             http.post(f"/_sandbox/users/{leaver.user_id}/login", json={})
             http.close()
-            _say(f"{leaver.email} was set active again by hand, and has logged in.")
+            _say(f"Pat Admin set {leaver.email} active again by hand, and the user has logged in.")
 
-            _step("6. reconciler plan shows the drift")
+            _step("6. reconciler plan shows the drift, and who made it")
+            before = calls.total
             drift = runtime.plan(desired).plan
             emit(text_report.render_plan(drift))
-            expect(any(c.user_id == leaver.user_id for c in drift.changes), "the drift is planned for correction")
+            corrected = next((c for c in drift.changes if c.user_id == leaver.user_id), None)
+            expect(corrected is not None, "the drift is planned for correction")
+            by = corrected.changed_by if corrected is not None else None
+            expect(by is not None and by.user is not None and by.user.name == "Pat Admin", "the drift names Pat Admin")
+            audits = sum(n for k, n in calls.calls.items() if "/audits/" in k)
+            _say(
+                f"\n(plan made {calls.total - before} API calls; Genesys's audit trail, asked {audits} time(s) in the "
+                f"whole demo, names who reactivated the user)"
+            )
 
             _step("7. reconciler apply corrects it")
             fixed = runtime.apply(drift)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = [
+    "CLOCK_SKEW",
+    "REALTIME_DAYS",
     "UNKNOWN",
     "Actor",
     "ChangedBy",
@@ -36,6 +38,9 @@ __all__ = [
 
 # Genesys's realtime audit query only reaches back this far for some services (SDK docs).
 REALTIME_DAYS = 14
+# How far our clock (the ledger's times) and Genesys's (eventDate) may disagree; the interval
+# asked about is widened by this much at both ends.
+CLOCK_SKEW = timedelta(minutes=5)
 # Preferred names when the service mapping offers several services with a user entity.
 _PREFERRED_SERVICES = ("directory",)
 _USER_ENTITY = "user"
@@ -71,8 +76,7 @@ class ChangedBy:
     def describe(self) -> str:
         """For people: 'user Pat Admin (1f2e3d4c-…)', 'OAuth client Okta (5a6b…)', 'an unknown actor'."""
         if self.kind == "user" and self.user is not None:
-            via = f" through OAuth client {_label(self.client)}" if self.client and not self.own else ""
-            return f"user {_label(self.user)}{via}"
+            return f"user {_label(self.user)}"  # a person; the client they used (the admin UI) is in the JSON
         if self.kind == "client" and self.client is not None:
             mine = " (reconciler's own client)" if self.own else ""
             return f"OAuth client {_label(self.client)}{mine}"

@@ -20,7 +20,11 @@ __all__ = ["Drift", "Drifted", "drifted", "find_drift"]
 
 @dataclass(frozen=True, slots=True)
 class Drifted:
-    """A user to ask the audit trail about: moved from ``set_state`` (set at ``since``) to ``live_state``."""
+    """A user to ask the audit trail about: moved from ``set_state`` (set at ``since``) to ``live_state``.
+
+    ``since`` is on Genesys's clock when the ledger has it (the Date of the answer to our
+    write), like the audit trail's eventDate it is compared with; else on ours.
+    """
 
     user_id: str
     since: datetime | None
@@ -35,7 +39,7 @@ def drifted(history: History, live: Mapping[str, LiveUser]) -> list[Drifted]:
         h = history.users.get(user_id)
         if h is None or h.last_set_state is None or h.last_set_state == user.state:
             continue
-        out.append(Drifted(user_id, h.last_set_at, h.last_set_state, user.state))
+        out.append(Drifted(user_id, h.last_set_genesys or h.last_set_at, h.last_set_state, user.state))
     out.sort(key=lambda d: d.user_id)
     return out
 

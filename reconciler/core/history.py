@@ -48,6 +48,7 @@ class UserHistory:
     last_set_state: str | None = None
     last_set_at: datetime | None = None
     last_set_commit: str | None = None
+    last_set_genesys: datetime | None = None  # when we set it, on Genesys's clock (the answer's Date)
     corrections: tuple[datetime, ...] = ()  # when we corrected drift on this user, oldest first
     last_changed_by: ChangedBy | None = None  # who had changed the user before the latest correction
 
@@ -92,12 +93,18 @@ class History:
                         last_set_state="inactive",
                         last_set_at=when,
                         last_set_commit=r.get("commit"),
+                        last_set_genesys=_time(r, "server_time"),
                     )
                     if outcome == "applied":
                         h = _correction(h, r, when)
             elif action == "reactivate" and event == "outcome" and outcome == "applied":
                 h = replace(
-                    h, revoke_owed=False, last_set_state="active", last_set_at=when, last_set_commit=r.get("commit")
+                    h,
+                    revoke_owed=False,
+                    last_set_state="active",
+                    last_set_at=when,
+                    last_set_commit=r.get("commit"),
+                    last_set_genesys=_time(r, "server_time"),
                 )
                 h = _correction(h, r, when)
             elif action == "revoke_tokens" and event == "outcome" and outcome == "applied":

@@ -205,7 +205,10 @@ class _UserRun:
         for _ in range(self.settings.conflict_retries + 1):
             try:
                 # With a reason code the same write is a PUT /state: same version, same conflict rules.
-                resp = self.client.set_state(change.user_id, target, version, change.reason_code)
+                if change.reason_code is None:
+                    resp = self.client.set_state(change.user_id, target, version)
+                else:
+                    resp = self.client.set_state(change.user_id, target, version, reason_code=change.reason_code)
             except VersionConflict:
                 fresh = self._reread(change)
                 if fresh.state == target:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from reconciler.core.attribution import (
+    CLOCK_SKEW,
     REALTIME_DAYS,
     UNKNOWN,
     Actor,
@@ -74,7 +75,10 @@ def attribute(
     own_client_id: str | None,
     settings: Settings,
 ) -> Attribution:
-    """Who moved each drifted user. No call at all when ``drifts`` is empty."""
+    """Who moved each drifted user. No call at all when ``drifts`` is empty.
+
+    ``now`` is Genesys's clock (the Date of its last answer) when known, else ours.
+    """
     result = Attribution()
     if not drifts:
         return result
@@ -90,18 +94,25 @@ def attribute(
         log.warning("drift attribution: %s", result.warning, extra={"event": "attribution_unavailable"})
         return result
     service, _entity = found
-    oldest = now - timedelta(days=REALTIME_DAYS)
+    # Our clock (the ledger's times) and Genesys's (eventDate) may disagree a little: widen both ends.
+    until = now + CLOCK_SKEW
+    oldest = until - timedelta(days=REALTIME_DAYS)
     names: dict[str, str | None] = {}
     for d in drifts[: settings.max_audit_queries]:
         # Since we last set the state (at most the 14 days the realtime query covers); older
         # changes are left unknown rather than fetched through the slow asynchronous query.
-        since = max(d.since, oldest) if d.since is not None else oldest
-        body = realtime_query(d.user_id, since, now, service, page_size=settings.audit_page_size)
+        since = max(d.since - CLOCK_SKEW, oldest) if d.since is not None else oldest
+        body = realtime_query(d.user_id, since, until, service, page_size=settings.audit_page_size)
         try:
             result.queries += 1
             answer = client.audit_query(body)
             actor = find_actor(
-                answer, user_id=d.user_id, since=since, until=now, live_state=d.live_state, own_client_id=own_client_id
+                answer,
+                user_id=d.user_id,
+                since=since,
+                until=until,
+                live_state=d.live_state,
+                own_client_id=own_client_id,
             )
         except (ApiError, ValueError) as exc:
             result.warning = result.warning or _why(exc)

@@ -11,7 +11,8 @@ error Genesys's error body; every request is logged.
 
 * ``inin-ratelimit-*`` headers are off by default (Genesys removed them in
   2021); ``RateLimit.send_headers`` turns them on.
-* Writes (``PATCH /api/v2/users/...``, ``DELETE /api/v2/tokens/...``) are what
+* Writes (``PATCH /api/v2/users/...``, ``PUT /api/v2/users/.../state``,
+  ``DELETE /api/v2/tokens/...``) are what
   the ``drop_after_write`` and ``write_response_delay`` faults act on.
 
 The test API (testapi.py) sits above this module and nothing here imports it.
@@ -89,7 +90,7 @@ class SandboxApp(SandboxState):
         retry_after = next((v for k, v in resp.headers if k == "Retry-After"), None)
         if retry_after is not None:
             entry["retry_after"] = float(retry_after)
-        if req.method in ("PATCH", "POST") and req.path.startswith("/api/"):
+        if req.method in ("PATCH", "POST", "PUT") and req.path.startswith("/api/"):
             try:
                 entry["body"] = json.loads(req.body or b"null")
             except ValueError:
@@ -180,6 +181,6 @@ class SandboxApp(SandboxState):
 
 def is_write(req: Request) -> bool:
     """A write as the write faults see it: told by method and path alone, whatever the route answers."""
-    return (req.method == "PATCH" and req.path.startswith("/api/v2/users/")) or (
+    return (req.method in ("PATCH", "PUT") and req.path.startswith("/api/v2/users/")) or (
         req.method == "DELETE" and req.path.startswith("/api/v2/tokens/")
     )

@@ -15,7 +15,14 @@ from reconciler.sandbox.wire import ApiFailure
 __all__ = ["ALL_PERMISSIONS", "Client", "Token", "require"]
 
 ALL_PERMISSIONS = frozenset(
-    {"directory:user:view", "directory:user:edit", "oauth:token:delete", "directory:user:delete"}
+    {
+        "directory:user:view",
+        "directory:user:edit",
+        "oauth:token:delete",
+        "directory:user:delete",
+        "audits:audit:view",
+        "oauth:client:view",
+    }
 )
 
 
@@ -25,6 +32,7 @@ class Client:
     secret: str
     permissions: frozenset[str] = ALL_PERMISSIONS
     token_lifetime: int = 86_400
+    name: str = ""  # what GET /api/v2/oauth/clients/{id} answers
 
 
 @dataclass

@@ -46,6 +46,8 @@ class Faults:
     fail_writes: dict[str, int] = field(default_factory=dict)
     # The next N API requests answer 200 with an HTML body instead of JSON.
     non_json: int = 0
+    # How every audit request (/api/v2/audits/...) fails until cleared: "403", "500" or "non_json".
+    audit_failure: str = ""
     # user id -> "unknown_state" | "missing_version" | "no_expand": how reads misreport that user
     # ("no_expand": the requested expansions are left out, as Genesys may: they are best effort).
     mangle: dict[str, str] = field(default_factory=dict)

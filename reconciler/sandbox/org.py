@@ -152,6 +152,7 @@ class SandboxUser:
     last_token_issued: float | None = None
     date_last_login: float | None = None
     roles: list[str] = field(default_factory=list)
+    state_change_reason: str | None = None  # the last attrition reason PUT /state recorded
 
     def to_api(self, expand: Iterable[str] = ()) -> dict[str, Any]:
         """The User shape Genesys returns (field names from the SDK's User model)."""

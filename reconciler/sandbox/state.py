@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from reconciler.sandbox.audit_trail import Actor, AuditTrail
 from reconciler.sandbox.auth import Client, Token, require
 from reconciler.sandbox.faults import Faults, RateLimit
-from reconciler.sandbox.org import Org
+from reconciler.sandbox.org import Org, SandboxUser
 from reconciler.sandbox.wire import ApiFailure
 
 __all__ = ["SandboxState"]
@@ -42,6 +43,7 @@ class SandboxState:
         self.sleep = sleep
         self.tokens: dict[str, Token] = {}
         self.log: list[dict[str, Any]] = []
+        self.audit = AuditTrail()
         self._log_lock = threading.Lock()
         self._sorted_ids: list[str] | None = None
         self._id_order: list[str] | None = None
@@ -57,6 +59,25 @@ class SandboxState:
         if self._sorted_ids is None or len(self._sorted_ids) != len(self.org.users):
             self._sorted_ids = sorted(self.org.users, key=lambda i: (self.org.users[i].name, i))
         return self._sorted_ids
+
+    def change_state(self, user: SandboxUser, new: str, actor: Actor, reason: str | None = None) -> None:
+        """A state change by ``actor``: roles go on deactivation, and the audit trail records who did it."""
+        old = user.state
+        changes: dict[str, Any] = {"state": new}
+        if new == "inactive":
+            changes["roles"] = []  # directly assigned roles are removed on deactivation
+        if reason is not None:
+            changes["state_change_reason"] = reason
+        self.org.update(user, **changes)
+        self.audit.record(wall=self.org.wall(), user_id=user.id, user_name=user.name, old=old, new=new, actor=actor)
+
+    def flip_back(self, user: SandboxUser, actor: Actor) -> None:
+        """After ``actor``'s change has been answered: an identity provider that owns the user undoes it."""
+        rule = self.audit.flip_back.get(user.id)
+        if rule is None or rule.times <= 0 or rule.actor == actor or user.state == rule.state:
+            return
+        rule.times -= 1
+        self.change_state(user, rule.state, rule.actor)
 
     def fail_write_if_told(self, user_id: str) -> None:
         """Answer a write on this user with the status a ``fail_writes`` fault names, if any."""

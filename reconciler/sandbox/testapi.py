@@ -13,7 +13,12 @@ imports it. These requests are not in the request log.
     GET    /_sandbox/users/{id}              a user as stored, with tokens
     GET    /_sandbox/users?email=E           the users with this email (any case)
     POST   /_sandbox/users                   create {name, email, state}
-    POST   /_sandbox/users/{id}/state        the admin UI: {"state": "active"}
+    POST   /_sandbox/users/{id}/state        another actor sets the state: {"state": "active"}, by default an
+                                             admin in the admin UI; "as": {"user": {"id", "name"}} or
+                                             {"client": ID} acts as that person or OAuth client; "repeat": N
+                                             does it now and again after each of the next N-1 changes by
+                                             anyone else (an identity provider that keeps the user active)
+    GET    /_sandbox/audit                   the audit messages recorded (every state change, with its actor)
     POST   /_sandbox/users/{id}/login        a login: {"at": epoch seconds, "force": bool}
     POST   /_sandbox/users/{id}/edit         another writer saves the user (version + 1); {"email": ...}
     GET    /_sandbox/faults                  current faults and how many were injected
@@ -21,7 +26,7 @@ imports it. These requests are not in the request log.
     DELETE /_sandbox/faults                  back to no faults (the injected counts are kept)
     POST   /_sandbox/clock                   move Genesys's clock: {"advance": seconds}
     PUT    /_sandbox/rate-limit              {"allowed": N, "window": seconds, "send_headers": bool}
-    POST   /_sandbox/clients                 {client_id, secret, permissions: [...]}
+    POST   /_sandbox/clients                 {client_id, secret, permissions: [...], name}
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from urllib.parse import parse_qs
 
 from reconciler.endpoints import endpoint_name
 from reconciler.sandbox.app import SandboxApp
+from reconciler.sandbox.audit_trail import DEFAULT_ADMIN, Actor, FlipBack
 from reconciler.sandbox.auth import Client
 from reconciler.sandbox.org import SandboxUser
 from reconciler.sandbox.routing import ID
@@ -85,9 +91,18 @@ class TestApi:
                 rl.windows.clear()
                 return json_response(200, {"allowed": rl.allowed, "window": rl.window, "send_headers": rl.send_headers})
             if path == "/_sandbox/clients" and method == "POST":
-                client = Client(body["client_id"], body["secret"], frozenset(body.get("permissions", [])))
+                client = Client(
+                    body["client_id"],
+                    body.get("secret", ""),
+                    frozenset(body.get("permissions", [])),
+                    name=str(body.get("name", "")),
+                )
                 self.app.clients[client.client_id] = client
                 return json_response(201, {"client_id": client.client_id})
+            if path == "/_sandbox/audit" and method == "GET":
+                return json_response(
+                    200, [{k: v for k, v in m.items() if k != "_wall"} for m in self.app.audit.messages]
+                )
             if path == "/_sandbox/users" and method == "POST":
                 user = SandboxUser(
                     id=body.get("id") or str(uuid.uuid4()),
@@ -113,7 +128,13 @@ class TestApi:
                 if action is None:
                     return json_response(200, self._view(target))
                 if action == "/state":
-                    org.update(target, state=body["state"])
+                    if body.get("state") not in ("active", "inactive", "deleted"):
+                        return json_response(400, {"error": "state must be active, inactive or deleted"})
+                    actor = _actor(body.get("as"))
+                    self.app.change_state(target, body["state"], actor)
+                    repeat = int(body.get("repeat", 1))
+                    if repeat > 1:
+                        self.app.audit.flip_back[target.id] = FlipBack(body["state"], actor, repeat - 1)
                 elif action == "/login":
                     if target.state != "active" and not body.get("force"):
                         return json_response(409, {"error": f"user is {target.state}: cannot log in"})
@@ -135,6 +156,7 @@ class TestApi:
             "live_tokens": self.app.org.live_tokens(user),
             "last_token_issued": user.last_token_issued,
             "roles": list(user.roles),
+            "state_change_reason": user.state_change_reason,
         }
 
     def stats(self) -> dict[str, Any]:
@@ -150,3 +172,15 @@ class TestApi:
             "by_status": dict(by_status),
             "faults_injected": dict(self.app.faults.injected),
         }
+
+
+def _actor(raw: Any) -> Actor:
+    """{"user": {"id", "name"}} (through the admin UI), {"client": ID}, or the default admin."""
+    if not isinstance(raw, dict):
+        return DEFAULT_ADMIN
+    if isinstance(raw.get("user"), dict):
+        person = raw["user"]
+        return Actor(raw.get("client") or DEFAULT_ADMIN.client_id, str(person["id"]), person.get("name"))
+    if raw.get("client"):
+        return Actor(str(raw["client"]))
+    return DEFAULT_ADMIN

@@ -9,7 +9,7 @@ and add its ``ROUTES`` below. The OAuth token endpoint (oauth.py) sits outside
 
 from __future__ import annotations
 
-from reconciler.sandbox.resources import search, tokens, user_updates, users
+from reconciler.sandbox.resources import audits, search, tokens, user_updates, users
 from reconciler.sandbox.routing import Route
 
 __all__ = ["ROUTES"]
@@ -19,4 +19,5 @@ ROUTES: tuple[Route, ...] = (
     *user_updates.ROUTES,
     *search.ROUTES,
     *tokens.ROUTES,
+    *audits.ROUTES,
 )
