@@ -88,7 +88,7 @@ def test_a_saved_plan_applies_its_reason_code(cli: Any, sandbox: SandboxHandle, 
         ),
         (
             "users:\n  - email: carlos.mendez@example.com\n    state: active\n    reason_code: Leave\n",
-            "leaver.yaml:4: users[0].reason_code: only a deactivation (state: inactive) takes a reason code",
+            "leaver.yaml:2: users[0]: a reactivation (state: active) takes no reason_code",
         ),
     ],
 )
@@ -241,3 +241,61 @@ def test_a_user_an_identity_provider_keeps_reactivating_is_held_and_released(
     ]
     assert sandbox.user(JANE)["state"] == "inactive"  # the provider's rule is spent: she stays inactive
     assert doc(cli("plan", str(desired), "--format", "json", env=sandbox.env))["held"] == []
+
+
+# --- §5 the sandbox itself: PUT /state and the audit API, as strict as plausible ----------------
+
+
+def test_the_sandbox_put_state_is_as_strict_as_the_patch(sandbox: SandboxHandle) -> None:
+    from tests.test_sandbox import assert_error_body
+
+    token = sandbox.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(sandbox.env["GENESYSCLOUD_OAUTHCLIENT_ID"], sandbox.env["GENESYSCLOUD_OAUTHCLIENT_SECRET"]),
+    ).json()["access_token"]
+    h = {"Authorization": f"Bearer {token}"}
+    url = f"/api/v2/users/{JANE}/state"
+    version = sandbox.user(JANE)["version"]
+    bad_reason = sandbox.http.put(
+        url, headers=h, json={"state": "inactive", "version": version, "stateChangeReason": "Fired"}
+    )
+    assert (
+        "Allowable values are: Voluntary, Seasonal, Leave, Performance, Conduct, Unknown"
+        in assert_error_body(bad_reason, 400, "invalid.value")["message"]
+    )
+    assert_error_body(sandbox.http.put(url, headers=h, json={"state": "inactive"}), 400, "bad.request")
+    assert_error_body(
+        sandbox.http.put(url, headers=h, json={"state": "inactive", "version": version, "title": "x"}),
+        400,
+        "bad.request",
+    )
+    assert_error_body(
+        sandbox.http.put(url, headers=h, json={"state": "inactive", "version": version - 1}), 409, "general.conflict"
+    )
+    assert sandbox.user(JANE)["state"] == "active"  # nothing refused changed anything
+    ok = sandbox.http.put(url, headers=h, json={"state": "inactive", "version": version, "stateChangeReason": "Leave"})
+    assert ok.status_code == 200
+    assert {k: ok.json()[k] for k in ("state", "version", "stateChangeReason")} == {
+        "state": "inactive",
+        "version": version + 1,
+        "stateChangeReason": "Leave",
+    }
+    (message,) = [m for m in sandbox.audit() if m["entity"]["id"] == JANE]
+    assert message["client"]["id"] == sandbox.env["GENESYSCLOUD_OAUTHCLIENT_ID"] and "user" not in message
+    assert message["propertyChanges"] == [{"property": "state", "oldValues": ["active"], "newValues": ["inactive"]}]
+
+    query = "/api/v2/audits/query/realtime"
+    week = {"interval": "2026-11-20T00:00:00Z/2026-11-27T00:00:00Z", "serviceName": "Directory"}
+    assert sandbox.http.post(query, headers=h, json=week).status_code == 200
+    too_long = {**week, "interval": "2026-11-01T00:00:00Z/2026-11-27T00:00:00Z"}
+    assert_error_body(sandbox.http.post(query, headers=h, json=too_long), 400, "invalid.date")
+    assert_error_body(
+        sandbox.http.post(query, headers=h, json={**week, "serviceName": "directory"}), 400, "invalid.value"
+    )
+    bad_filter = {**week, "filters": [{"property": "Email", "value": "x"}]}
+    assert_error_body(sandbox.http.post(query, headers=h, json=bad_filter), 400, "invalid.value")
+    sandbox.faults(audit_failure="500")
+    assert sandbox.http.get(f"{query}/servicemapping", headers=h).status_code == 500
+    sandbox.faults(audit_failure="non_json")
+    assert sandbox.http.post(query, headers=h, json=week).headers["content-type"].startswith("text/html")

@@ -64,7 +64,7 @@ def test_reason_codes_load_with_the_policy_default(tmp_path: Path) -> None:
         ),
         (
             "users:\n  - email: a@example.com\n    state: active\n    reason_code: Leave\n",
-            "users.yaml:4: users[0].reason_code: only a deactivation (state: inactive) takes a reason code",
+            "users.yaml:2: users[0]: a reactivation (state: active) takes no reason_code",
         ),
         (
             "policy:\n  default_reason_code: Fired\n",

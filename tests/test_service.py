@@ -500,3 +500,37 @@ def test_backoff_status_and_metric_are_served(sandbox: SandboxHandle, desired: P
         assert httpx.get(f"{base}/healthz").status_code == 200
     finally:
         stop(proc)
+
+
+# --- drift attributed and users held, in the service (issue 11 §2-3) ---------------------------
+
+IDP_CLIENT = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"
+
+
+def test_the_service_names_who_caused_drift_and_notifies_a_hold_once(
+    sandbox: SandboxHandle, desired: Path, service_for: Any, webhook: Any
+) -> None:
+    url, received = webhook
+    notifier = Notifier(url)
+    service = service_for(sandbox, desired, notifier=notifier)
+    service.tick()  # the first apply
+    sandbox.add_client(IDP_CLIENT, "Okta provisioning")
+    sandbox.set_state_as(JANE, "active", client=IDP_CLIENT, repeat=4)
+    for _ in range(3):
+        corrected = service.tick()
+        assert corrected.code == 0 and "Jane.Doe@example.com" in corrected.users
+    assert service.metrics.drift_by.labels(kind="client")._value.get() == 3
+    held = service.tick()
+    assert held.held == ["Jane.Doe@example.com"] and held.changes == 0
+    assert service.metrics.held._value.get() == 1 and service.status()["held"] == ["Jane.Doe@example.com"]
+    assert service.tick().held == ["Jane.Doe@example.com"]  # still held next tick...
+    notifier.close()
+    events = [m["event"] for m in received]
+    assert events.count("user_held") == 1  # ...but notified once per hold, not every tick
+    corrections = [m for m in received if m["event"] == "drift_corrected"]
+    assert len(corrections) == 4 and "changed by OAuth client Okta provisioning" in corrections[1]["text"]
+    assert corrections[1]["changed_by"] == {
+        "Jane.Doe@example.com": f"Jane.Doe@example.com (changed by OAuth client Okta provisioning ({IDP_CLIENT}))"
+    }
+    (hold,) = [m for m in received if m["event"] == "user_held"]
+    assert "reactivated 4 times in 24h, last by OAuth client Okta provisioning" in hold["text"]

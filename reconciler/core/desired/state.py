@@ -67,16 +67,6 @@ def _entries(file: SourceFile, data: dict[str, Any], root: Any, findings: list[F
                 )
                 continue
         state = UserState(raw.get("state", UserState.INACTIVE.value))
-        if "reason_code" in raw and state is not UserState.INACTIVE:
-            # Genesys records a reason for leaving; a reactivation has none to record.
-            findings.append(
-                Finding(
-                    file.path,
-                    line_at(root, ["users", index, "reason_code"]),
-                    f"users[{index}].reason_code: only a deactivation (state: inactive) takes a reason code",
-                )
-            )
-            continue
         entries.append(
             DesiredEntry(
                 email=raw.get("email"),
