@@ -8,23 +8,17 @@ these; they never decide a single user's change.
 from __future__ import annotations
 
 from math import floor
-from typing import TYPE_CHECKING
 
 from reconciler.core.model import Action, DesiredEntry, DesiredState, LiveState
 from reconciler.core.resolve import Problem, Resolved
-
-if TYPE_CHECKING:
-    from reconciler.core.plan import Change
 
 __all__ = ["budget_problem", "clashes_outside", "select_targets"]
 
 STATE_ACTIONS = frozenset({Action.DEACTIVATE, Action.REACTIVATE})
 
 
-def budget_problem(
-    plan_changes: list[Change], desired: DesiredState, live: LiveState, allow_mass_change: bool
-) -> Problem | None:
-    n = sum(1 for c in plan_changes if c.action in STATE_ACTIONS)
+def budget_problem(n: int, desired: DesiredState, live: LiveState, allow_mass_change: bool) -> Problem | None:
+    """The budget problem for a plan making ``n`` state changes, if any."""
     policy = desired.policy
     limits = [(policy.max_changes, f"max_changes is {policy.max_changes}")]
     if policy.max_changes_percent is not None:

@@ -366,7 +366,8 @@ def build(
             acc.problems.append(
                 Problem("warning", "release.no_match", f"--release {name}: no held user matches it; nothing to release")
             )
-    budget = budget_problem(acc.changes, desired, live, allow_mass_change)
+    state_changes = sum(1 for c in acc.changes if c.action in STATE_ACTIONS)
+    budget = budget_problem(state_changes, desired, live, allow_mass_change)
     if budget is not None:
         acc.problems.append(budget)
     # _decide appends each user's writes together, state change first: users stay in file order.
