@@ -205,6 +205,12 @@ def test_the_fourth_reactivation_in_a_day_is_held_and_the_others_are_planned() -
     assert "Held (another system" in text.render_plan(plan) and "**1** held" in markdown.render_plan(plan)
 
 
+def test_a_saved_plan_keeps_its_held_users() -> None:
+    plan = build(desired(entry("jane@example.com")), live(user()), now=NOW, history=history(corrections(3)))
+    doc = jsondoc.plan_document(plan)
+    assert doc["held"] and jsondoc.plan_document(plan_from_document(doc)) == doc
+
+
 def test_three_corrections_are_not_yet_a_hold() -> None:
     plan = build(desired(entry("jane@example.com")), live(user()), now=NOW, history=history(corrections(2)))
     assert plan.held == () and plan.changes[0].action is Action.DEACTIVATE

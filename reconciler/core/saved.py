@@ -18,7 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.attribution import changed_by_from_dict
+from reconciler.core.attribution import UNKNOWN, changed_by_from_dict
+from reconciler.core.desired.state import parse_window
+from reconciler.core.flapping import Held
 from reconciler.core.instants import parse_instant
 from reconciler.core.model import REASON_CODES, Action, DesiredEntry, DesiredFile, DesiredState, LiveUser
 from reconciler.core.plan import Change, Pending, Plan, Problem
@@ -83,10 +85,25 @@ def plan_from_document(doc: Mapping[str, Any]) -> Plan:
     problems = tuple(
         Problem(str(p["severity"]), str(p["code"]), str(p["message"]), p["source"], p["id"]) for p in doc["problems"]
     )
+    flapping = {p.user_id: p.message for p in problems if p.code == "user.flapping"}
+    held = tuple(
+        Held(
+            user_id=str(h["id"]),
+            email=h["email"],
+            name=None,
+            corrections=int(h["corrections"]),
+            window=parse_window(str(h["window"])),
+            changed_by=changed_by_from_dict(h["changed_by"]) or UNKNOWN,
+            source=str(h["source"]),
+            message=flapping.get(str(h["id"]), ""),
+        )
+        for h in doc.get("held", [])  # plan files from before holds existed have none
+    )
     return Plan(
         changes=changes,
         problems=problems,
         pending=pending,
+        held=held,
         unchanged=int(doc["summary"]["unchanged"]),
         managed=int(desired["managed"]),
         desired_digest=str(desired["digest"]),
