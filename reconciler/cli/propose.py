@@ -33,7 +33,7 @@ from reconciler.core.report.jsondoc import dumps
 from reconciler.core.report.proposal import csv_document, dormant_document, render_markdown
 from reconciler.core.settings import Settings
 from reconciler.errors import ConfigError, Finding, InputError
-from reconciler.genesys.propose import check_addresses, read_activity
+from reconciler.genesys.propose import AddressCheck, check_addresses, read_activity
 
 __all__ = ["Age", "add_parser", "parse_age", "run"]
 
@@ -188,17 +188,17 @@ def _from_csv(args: argparse.Namespace, out: Path | None, entries: list[DesiredE
     rule = DateRule(args.effective_time, zone, args.date_format)
     reading = read_export(text, args.from_csv, rule=rule, columns=columns, reasons=reasons)
     proposed, skipped = skip_declared(reading.leavers, entries, policy)
-    notes: dict[str, str] = {}
+    checked = AddressCheck()
     if args.check_org and proposed:
         runtime = runtime_from_args(args, use_ledger=False)
         try:
-            notes, ids = check_addresses(
+            checked = check_addresses(
                 runtime.client(), [p.email for p in proposed], settings=runtime.settings, strategy=args.read_strategy
             )
         finally:
             runtime.close()
         # Now that each address has an id, people the tree names by id only are declared too.
-        proposed, by_id = skip_declared(proposed, entries, policy, ids)
+        proposed, by_id = skip_declared(proposed, entries, policy, checked.ids)
         skipped = sorted([*skipped, *by_id], key=lambda s: s.row or 0)
     sha = hashlib.sha256(data).hexdigest()
     source = CsvSource(
@@ -209,9 +209,20 @@ def _from_csv(args: argparse.Namespace, out: Path | None, entries: list[DesiredE
         len(skipped),
         f"{args.effective_time.strftime('%H:%M')} in {args.timezone}",
     )
-    yaml_text = render_csv_proposal(proposed, source, schema_ref=_schema_ref(Path(args.desired_dir), out), notes=notes)
+    notes = checked.flags
+    yaml_text = render_csv_proposal(
+        proposed, source, schema_ref=_schema_ref(Path(args.desired_dir), out), notes=notes, info=checked.info
+    )
     doc = csv_document(
-        reading, proposed, skipped, path=args.from_csv, sha256=sha, out=str(out) if out else None, notes=notes
+        reading,
+        proposed,
+        skipped,
+        path=args.from_csv,
+        sha256=sha,
+        out=str(out) if out else None,
+        notes=notes,
+        info=checked.info,
+        org_checked=bool(args.check_org),
     )
     _emit(args, out, yaml_text, doc)
     for note in reading.bad:

@@ -18,6 +18,7 @@ same reads and identity rules as ``plan`` (live.read_live + core.resolve).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core.instants import instant_or_none
@@ -29,7 +30,7 @@ from reconciler.errors import Forbidden, UnexpectedResponse
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.live import read_live
 
-__all__ = ["activity_of", "check_addresses", "read_activity"]
+__all__ = ["AddressCheck", "activity_of", "check_addresses", "read_activity"]
 
 
 def _text(raw: Mapping[str, Any], key: str) -> str | None:
@@ -88,11 +89,19 @@ def read_activity(client: GenesysClient, progress: Callable[[int], None] | None 
     return users
 
 
+@dataclass(frozen=True)
+class AddressCheck:
+    """What the org says about proposed addresses, each keyed by the lower-cased email."""
+
+    flags: dict[str, str] = field(default_factory=dict)  # what the plan would refuse: no one, several, ...
+    ids: dict[str, str] = field(default_factory=dict)  # the one user the address means
+    info: dict[str, str] = field(default_factory=dict)  # worth a reviewer's glance, not wrong
+
+
 def check_addresses(
     client: GenesysClient, emails: Sequence[str], *, settings: Settings, strategy: str = "auto"
-) -> tuple[dict[str, str], dict[str, str]]:
-    """(lower-cased email -> what is wrong with it: no one, several people, deleted, unreadable;
-    lower-cased email -> the id of the one user it means)."""
+) -> AddressCheck:
+    """Resolve ``emails`` as the plan will: flags for misses, ids for matches, a note for users already inactive."""
     entries = [
         DesiredEntry(email=e, id=None, state=UserState.INACTIVE, source=Source("check-org", i))
         for i, e in enumerate(emails, 1)
@@ -106,12 +115,15 @@ def check_addresses(
         if entry is not None and entry.email_key is not None:
             notes.setdefault(entry.email_key, problem.message)
     ids: dict[str, str] = {}
+    info: dict[str, str] = {}
     for match in resolved:
         key = match.entry.email_key
         if key is None:
             continue
         if match.user.state == UserState.DELETED.value:
             notes.setdefault(key, f"only a deleted Genesys user ({match.user.id}) has this address")
-        else:
-            ids[key] = match.user.id
-    return notes, ids
+            continue
+        ids[key] = match.user.id
+        if match.user.state == UserState.INACTIVE.value:
+            info[key] = f"already inactive in Genesys ({match.user.id}): the plan only ends sessions it may still have"
+    return AddressCheck(notes, ids, info)

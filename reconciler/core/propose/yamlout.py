@@ -94,10 +94,16 @@ class CsvSource:
 
 
 def render_csv_proposal(
-    leavers: Sequence[Leaver], source: CsvSource, *, schema_ref: str, notes: Mapping[str, str] | None = None
+    leavers: Sequence[Leaver],
+    source: CsvSource,
+    *,
+    schema_ref: str,
+    notes: Mapping[str, str] | None = None,
+    info: Mapping[str, str] | None = None,
 ) -> str:
-    """Entries in the export's order; ``notes`` (lower-cased email -> text) come from --check-org."""
-    notes = notes or {}
+    """Entries in the export's order; ``notes`` (problems) and ``info`` (lower-cased email -> text) come
+    from --check-org."""
+    notes, info = notes or {}, info or {}
     lines = [
         f"# yaml-language-server: $schema={schema_ref}",
         "#",
@@ -112,6 +118,8 @@ def render_csv_proposal(
         note = notes.get(leaver.email.lower())
         if note:
             lines.append(f"  # CHECK: {comment_text(note)}")
+        if leaver.email.lower() in info:
+            lines.append(f"  # NOTE: {comment_text(info[leaver.email.lower()])}")
         lines.append(f"  - email: {_scalar(leaver.email)}  # row {leaver.row}")
         if leaver.effective is not None:
             lines.append(f"    effective: {instant(leaver.effective)}")

@@ -31,7 +31,7 @@ def _skip(s: Skip) -> dict[str, Any]:
     return {"row": s.row, "label": s.label, "why": s.why}
 
 
-def _leaver(leaver: Leaver, notes: Mapping[str, str]) -> dict[str, Any]:
+def _leaver(leaver: Leaver, notes: Mapping[str, str], info: Mapping[str, str]) -> dict[str, Any]:
     return {
         "row": leaver.row,
         "email": leaver.email,
@@ -40,6 +40,7 @@ def _leaver(leaver: Leaver, notes: Mapping[str, str]) -> dict[str, Any]:
         "ticket": leaver.ticket,
         "reason_code": leaver.reason_code,
         "check": notes.get(leaver.email.lower()),
+        "note": info.get(leaver.email.lower()),
     }
 
 
@@ -52,8 +53,10 @@ def csv_document(
     sha256: str,
     out: str | None,
     notes: Mapping[str, str] | None = None,
+    info: Mapping[str, str] | None = None,
+    org_checked: bool = False,
 ) -> dict[str, Any]:
-    notes = notes or {}
+    notes, info = notes or {}, info or {}
     return {
         "format_version": FORMAT_VERSION,
         "kind": "proposal",
@@ -68,8 +71,9 @@ def csv_document(
             "bad_rows": len(reading.bad),
             "warnings": len(reading.warnings),
             "flagged": sum(1 for p in proposed if p.email.lower() in notes),
+            "org_checked": org_checked,
         },
-        "entries": [_leaver(p, notes) for p in proposed],
+        "entries": [_leaver(p, notes, info) for p in proposed],
         "skipped": [_skip(s) for s in skipped],
         "bad_rows": [_note(n) for n in reading.bad],
         "warnings": [_note(n) for n in reading.warnings],
@@ -140,6 +144,12 @@ def _issues(title: str, items: list[dict[str, Any]], max_rows: int) -> list[str]
     return [*lines, ""]
 
 
+def _check_cell(entry: Mapping[str, Any], checked: bool) -> str:
+    if entry["check"]:
+        return f"**{entry['check']}**"
+    return entry["note"] or ("ok" if checked else "not checked")
+
+
 def render_markdown(doc: Mapping[str, Any], *, max_rows: int = DEFAULT_ROWS) -> str:
     """A pull-request body: counts, then bad rows and skips, then the first rows of the table."""
     s, src = doc["summary"], doc["source"]
@@ -157,7 +167,15 @@ def render_markdown(doc: Mapping[str, Any], *, max_rows: int = DEFAULT_ROWS) -> 
         lines += _issues("Warnings", doc["warnings"], max_rows)
         lines += _issues("Skipped", doc["skipped"], max_rows)
         rows = [
-            [e["row"], e["email"], e["effective"], e["reason"], e["ticket"], e["reason_code"], e["check"] or "ok"]
+            [
+                e["row"],
+                e["email"],
+                e["effective"],
+                e["reason"],
+                e["ticket"],
+                e["reason_code"],
+                _check_cell(e, s["org_checked"]),
+            ]
             for e in doc["entries"]
         ]
         header = ["row", "email", "effective", "reason", "ticket", "reason code", "check"]
