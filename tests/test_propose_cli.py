@@ -416,3 +416,25 @@ def test_check_org_notes_people_already_inactive_without_flagging_them(
     assert "| already inactive in Genesys" in md.out
     unchecked = cli("propose", str(folder), "--from-csv", str(export), "--format", "markdown")
     assert unchecked.out.rstrip().endswith("| not checked |")
+
+
+def test_from_an_hr_export_to_the_plan(cli: Any, sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """The whole path a pull request takes: export -> proposal -> validate -> plan (which names the reason code)."""
+    folder = tmp_path / "desired_state"
+    folder.mkdir()
+    export = write(
+        tmp_path,
+        "hr.csv",
+        "Work Email;Termination Date;Termination Reason;Ticket\nTaylor.Green@Example.com;01.01.2020;Resignation;HR-9\n",
+    )
+    mapping = write(tmp_path, "codes.yaml", MAPPING)
+    out = folder / "leavers" / "hr.yaml"
+    args = ("--from-csv", str(export), "--reason-map", str(mapping), "--check-org", "--out", str(out))
+    proposed = cli("propose", str(folder), *args, env=sandbox.env)
+    assert proposed.code == 0, proposed.err
+    assert cli("validate", str(folder)).code == 0
+    plan = cli("plan", str(folder), "--format", "json", "--no-ledger", env=sandbox.env)
+    assert plan.code == 0, plan.err
+    (change,) = [c for c in json.loads(plan.out)["changes"] if c["action"] == "deactivate"]
+    assert change["id"] == TAYLOR and change["reason_code"] == "Voluntary" and change["ticket"] == "HR-9"
+    assert change["source"].endswith("hr.yaml:9")
