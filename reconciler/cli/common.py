@@ -16,11 +16,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.core.settings import Settings
-from reconciler.engine import Runtime
-from reconciler.genesys.config import connection_from_env
+
+if TYPE_CHECKING:  # the engine (and httpx under it) is imported by the verbs that talk to Genesys, when they run
+    from reconciler.engine import Runtime
 
 __all__ = [
     "EXIT_CHANGES",
@@ -113,6 +114,9 @@ def runtime_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = 
         settings = replace(settings, concurrency=max(1, args.concurrency))
     if getattr(args, "requests_per_minute", None):
         settings = replace(settings, requests_per_minute=args.requests_per_minute)
+    from reconciler.engine import Runtime
+    from reconciler.genesys.config import connection_from_env
+
     connection = connection_from_env(env)
     ledger = Path(args.ledger) if getattr(args, "ledger", None) else None
     options: dict[str, Any] = {

@@ -8,42 +8,40 @@ apply), 2 changes present (``plan --detailed-exitcode``), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.cli import apply as apply_cmd
-from reconciler.cli import audit as audit_cmd
-from reconciler.cli import demo as demo_cmd
-from reconciler.cli import doctor as doctor_cmd
-from reconciler.cli import drift as drift_cmd
-from reconciler.cli import export as export_cmd
-from reconciler.cli import plan as plan_cmd
-from reconciler.cli import propose as propose_cmd
-from reconciler.cli import run as run_cmd
-from reconciler.cli import sandbox as sandbox_cmd
-from reconciler.cli import validate as validate_cmd
 from reconciler.cli.common import EXIT_ERROR, configure_logging
 from reconciler.errors import ApiError, ConfigError, DesiredStateError, InputError, ReconcilerError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["VERBS", "build_parser", "main"]
 
-COMMANDS = (
-    validate_cmd,
-    plan_cmd,
-    apply_cmd,
-    run_cmd,
-    drift_cmd,
-    export_cmd,
-    propose_cmd,
-    audit_cmd,
-    doctor_cmd,
-    sandbox_cmd,
-    demo_cmd,
+# Every verb: its module (reconciler/cli/<name>.py) and its one-line help. A run imports
+# only the module of its own verb, so `--help` and `validate` never load httpx, the
+# planner or the sandbox (start-up is most of a small run's cost). A test pins these
+# lines to the modules' own help.
+VERBS: tuple[tuple[str, str], ...] = (
+    ("validate", "validate the desired-state files (no API calls)"),
+    ("plan", "show the changes apply would make (read-only)"),
+    ("apply", "make the planned changes in Genesys Cloud"),
+    ("run", "reconcile on a schedule (a long-running service), correcting drift"),
+    ("drift", "list users whose state moved away from what reconciler set (exit 2 on drift)"),
+    ("export", "write desired-state YAML from the live org (bootstrap)"),
+    ("propose", "write desired-state YAML for a pull request from an HR export or from dormant accounts"),
+    ("audit", "print the audit ledger (who was changed, when, from which commit, outcome)"),
+    ("doctor", "check credentials, region, reachability and permissions (changes nothing)"),
+    ("sandbox", "serve a local fake Genesys Cloud org (no credentials, no network)"),
+    ("demo", "run the whole story against a local sandbox org"),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None, *, summary: bool = False) -> argparse.ArgumentParser:
+    """The argument parser: every verb in full, or (``only``) one verb in full and the others by name.
+
+    ``summary``: every verb by name and help only, enough for ``reconciler --help``.
+    """
     parser = argparse.ArgumentParser(
         prog="reconciler",
         description="Keep Genesys Cloud user state equal to what is committed in git: "
@@ -52,11 +50,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
     _add_logging(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
-        module.add_parser(sub)
+    for name, help_line in VERBS:
+        if summary or (only is not None and name != only):
+            sub.add_parser(name, help=help_line)
+        else:
+            importlib.import_module(f"reconciler.cli.{name}").add_parser(sub)
     for command in sub.choices.values():  # -v and --log-format work after the command too
         _add_logging(command, defaults=False)
     return parser
+
+
+def _verb_in(argv: Sequence[str]) -> str | None:
+    """The verb an argument list names, looking past the options that may precede it."""
+    names = {name for name, _ in VERBS}
+    args = iter(argv)
+    for arg in args:
+        if arg == "--log-format":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg if arg in names else None
+    return None
 
 
 def _add_logging(p: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -82,7 +95,9 @@ def _fail(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verb = _verb_in(argv)
+    parser = build_parser(verb, summary=verb is None)
     args = parser.parse_args(argv)
     # A service logs one line per event by default; one-shot commands only warnings.
     verbosity = max(args.verbose, 1) if args.command == "run" else args.verbose

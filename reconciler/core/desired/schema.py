@@ -13,11 +13,15 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
-from jsonschema.exceptions import ValidationError
+
+from reconciler.core.desired import shapes
+
+if TYPE_CHECKING:  # jsonschema is loaded only to explain an invalid file (it costs 0.2 s to import)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["SCHEMA_NAME", "schema", "schema_errors"]
 
@@ -38,6 +42,8 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(schema())
 
 
@@ -109,6 +115,11 @@ def _fast() -> Callable[[Any], Any]:
     return validate
 
 
+@cache
+def _shapes() -> shapes.Plan | None:
+    return shapes.compile_plan(copy.deepcopy(schema()))
+
+
 def _path_of(fast_error: fastjsonschema.JsonSchemaValueException) -> list[str | int]:
     """fastjsonschema's path ('data', 'users', '0', 'email') as ours (['users', 0, 'email'])."""
     return [int(p) if isinstance(p, str) and p.isdigit() else p for p in (fast_error.path or [])[1:]]
@@ -126,6 +137,14 @@ def schema_errors(data: Any) -> Iterator[tuple[list[str | int], str]]:
     if data is None:
         yield [], "file is empty: expected a 'users:' list or a 'policy:' mapping"
         return
+    users = data.get("users") if isinstance(data, dict) else None
+    if isinstance(users, list) and len(users) > 100:  # long lists: one full check per kind of entry
+        try:
+            _fast()({**data, "users": []})
+            if shapes.users_valid(users, _shapes()):
+                return
+        except fastjsonschema.JsonSchemaValueException:
+            pass  # the full walk below reports it
     try:
         _fast()(data)
         return

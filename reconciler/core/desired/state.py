@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.core.desired.files import SourceFile, read_tree
 from reconciler.core.desired.schema import schema_errors
-from reconciler.core.desired.yamlload import YamlProblem, item_lines, line_at, load_yaml
+from reconciler.core.desired.yamlload import LoadedYaml, YamlProblem, load_yaml
 from reconciler.core.instants import parse_instant
 from reconciler.core.model import (
     DEFAULT_FLAPPING_MAX_CORRECTIONS,
@@ -36,6 +36,7 @@ from reconciler.errors import DesiredStateError, Finding
 __all__ = ["digest_of", "load_desired", "parse_instant", "parse_window"]
 
 _WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400}
+_STATES = {s.value: s for s in UserState}  # the schema has checked the value; Enum() is slow per entry
 
 
 def parse_window(text: str) -> timedelta:
@@ -52,9 +53,9 @@ def digest_of(files: list[SourceFile] | tuple[DesiredFile, ...]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _entries(file: SourceFile, data: dict[str, Any], root: Any, findings: list[Finding]) -> list[DesiredEntry]:
+def _entries(file: SourceFile, data: dict[str, Any], loaded: LoadedYaml, findings: list[Finding]) -> list[DesiredEntry]:
     entries: list[DesiredEntry] = []
-    lines = item_lines(root, "users")
+    lines = loaded.item_lines("users")
     for index, raw in enumerate(data.get("users") or []):
         line = lines[index] if index < len(lines) else 1
         effective = None
@@ -63,10 +64,12 @@ def _entries(file: SourceFile, data: dict[str, Any], root: Any, findings: list[F
                 effective = parse_instant(raw["effective"])
             except ValueError as exc:
                 findings.append(
-                    Finding(file.path, line_at(root, ["users", index, "effective"]), f"users[{index}].effective: {exc}")
+                    Finding(
+                        file.path, loaded.line_at(["users", index, "effective"]), f"users[{index}].effective: {exc}"
+                    )
                 )
                 continue
-        state = UserState(raw.get("state", UserState.INACTIVE.value))
+        state = _STATES[raw.get("state", "inactive")]
         entries.append(
             DesiredEntry(
                 email=raw.get("email"),
@@ -82,14 +85,14 @@ def _entries(file: SourceFile, data: dict[str, Any], root: Any, findings: list[F
     return entries
 
 
-def _policy(file: SourceFile, raw: dict[str, Any], root: Any) -> Policy:
+def _policy(file: SourceFile, raw: dict[str, Any], loaded: LoadedYaml) -> Policy:
     flapping: dict[str, Any] = raw.get("flapping") or {}
     return Policy(
         protected=frozenset(str(p).lower() for p in raw.get("protected", [])),
         max_changes=int(raw.get("max_changes", DEFAULT_MAX_CHANGES)),
         max_changes_percent=(float(raw["max_changes_percent"]) if "max_changes_percent" in raw else None),
         missing_users=MissingUsers(raw.get("missing_users", MissingUsers.ERROR.value)),
-        source=Source(file.path, line_at(root, ["policy"]) or 1),
+        source=Source(file.path, loaded.line_at(["policy"]) or 1),
         default_reason_code=raw.get("default_reason_code"),
         flapping_max_corrections=int(flapping.get("max_corrections", DEFAULT_FLAPPING_MAX_CORRECTIONS)),
         flapping_window=parse_window(flapping["window"]) if "window" in flapping else DEFAULT_FLAPPING_WINDOW,
@@ -128,22 +131,20 @@ def load_desired(root: str | os.PathLike[str], settings: Settings | None = None)
         except YamlProblem as problem:
             findings.append(problem.finding(file.path))
             continue
-        problems = [
-            Finding(file.path, line_at(loaded.root, path), message) for path, message in schema_errors(loaded.data)
-        ]
+        problems = [Finding(file.path, loaded.line_at(path), message) for path, message in schema_errors(loaded.data)]
         if problems:
             findings.extend(problems)
             continue
         data: dict[str, Any] = loaded.data
-        entries.extend(_entries(file, data, loaded.root, findings))
+        entries.extend(_entries(file, data, loaded, findings))
         if "policy" in data:
-            this = _policy(file, data["policy"], loaded.root)
+            this = _policy(file, data["policy"], loaded)
             percent = this.max_changes_percent
             if percent is not None and not math.isfinite(percent):
                 findings.append(
                     Finding(
                         file.path,
-                        line_at(loaded.root, ["policy", "max_changes_percent"]),
+                        loaded.line_at(["policy", "max_changes_percent"]),
                         "policy.max_changes_percent must be a number above 0 and at most 100",
                     )
                 )

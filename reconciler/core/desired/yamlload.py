@@ -12,20 +12,24 @@ refused because they hurt a reviewed declaration:
 
 Timestamps stay strings: the schema validates ``effective`` as text, and the
 planner parses it (YAML 1.1 would otherwise turn it into a naive datetime).
+
+Big files are read by fastyaml.py when they keep to plain block YAML (they
+almost always do); the node tree is then composed only if an error needs a
+line the fast reader did not keep.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.core.desired.fastyaml import FastYaml, fast_load
 from reconciler.errors import Finding
 
-__all__ = ["LoadedYaml", "YamlProblem", "item_lines", "line_at", "load_yaml"]
+__all__ = ["LoadedYaml", "YamlProblem", "full_load", "item_lines", "line_at", "load_yaml"]
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_DEPTH = 16
@@ -46,10 +50,40 @@ class YamlProblem(Exception):
         return Finding(path, self.line, self.message)
 
 
-@dataclass(frozen=True, slots=True)
 class LoadedYaml:
-    data: Any
-    root: Node | None
+    """A parsed document and the lines of its parts (for sources and error messages)."""
+
+    __slots__ = ("_fast", "_root", "_text", "data")
+
+    def __init__(self, data: Any, root: Node | None, *, fast: FastYaml | None = None, text: str = "") -> None:
+        self.data = data
+        self._root = root
+        self._fast = fast
+        self._text = text
+
+    @property
+    def root(self) -> Node | None:
+        """The node tree; composed on first use when the fast reader read the text."""
+        if self._root is None and self._fast is not None:
+            self._root = yaml.compose(self._text, Loader=_Loader)
+        return self._root
+
+    def item_lines(self, key: str) -> list[int]:
+        """The line of each item of the top-level list under ``key``."""
+        if self._fast is not None:
+            return self._fast.item_lines.get(key, [])
+        return item_lines(self._root, key)
+
+    def line_at(self, path: Sequence[str | int]) -> int | None:
+        """The line of the deepest node that ``path`` reaches."""
+        fast = self._fast
+        if fast is not None and path and isinstance(path[0], str) and path[0] in fast.key_lines:
+            if len(path) == 1:
+                return fast.key_lines[path[0]]
+            items = fast.item_lines.get(path[0], [])
+            if len(path) == 2 and isinstance(path[1], int) and path[1] < len(items):
+                return items[path[1]]
+        return line_at(self.root, path)
 
 
 def _line(node: Node) -> int:
@@ -105,6 +139,14 @@ class _Converter:
 
 def load_yaml(text: str) -> LoadedYaml:
     """Parse one YAML document safely. Raises YamlProblem with a 1-based line."""
+    fast = fast_load(text)
+    if fast is not None:
+        return LoadedYaml(fast.data, None, fast=fast, text=text)
+    return full_load(text)
+
+
+def full_load(text: str) -> LoadedYaml:
+    """The full safe loader (PyYAML's composer), for any YAML. Raises YamlProblem with a 1-based line."""
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:

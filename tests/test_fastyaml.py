@@ -1,0 +1,197 @@
+"""The fast reader of plain block YAML answers exactly what PyYAML answers, or declines.
+
+fastyaml.py reads big desired-state files without building PyYAML's node tree.
+It is only allowed to answer when its answer is PyYAML's: hypothesis writes
+documents from the pieces that can go wrong (YAML 1.1 booleans and numbers,
+quotes, comments, indentation, flow collections, anchors, tags, duplicate keys)
+and compares the data and the line of every key and list item.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler.core.desired import fastyaml
+from reconciler.core.desired.yamlload import YamlProblem, full_load, item_lines, line_at
+
+VALUES = [
+    "jane.doe@example.com",
+    "Jane.Doe@Example.com",
+    "6a3b2c1d-0e9f-4a8b-b7c6-d5e4f3a2b1c0",
+    "12345678-1234-1234-1234-123456789012",
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "null",
+    "~",
+    "25",
+    "-5",
+    "0x1F",
+    "1e3",
+    "1_000",
+    "1.5",
+    ".5",
+    "+1",
+    ".inf",
+    "0o7",
+    "0b101",
+    "1:30",
+    "12:30:00",
+    "190:20:30",
+    "2026-12-01T17:00:00Z",
+    "2026-12-01",
+    "2026-12-01 17:00:00 +01:00",
+    "a #b",
+    "a#b",
+    '"quoted"',
+    "'single'",
+    '"with #hash"',
+    '"a\\"b"',
+    "'it''s'",
+    "a: b",
+    "a:b",
+    "[a, b]",
+    "{}",
+    "{a: 1}",
+    "&a x",
+    "*a",
+    "!!str x",
+    "|",
+    ">",
+    "%x",
+    "@x",
+    "`x",
+    "é",
+    "Left the company",
+    "x,y",
+    "a]",
+    "a}",
+    "? x",
+    "- x",
+    "=",
+    "<<",
+    "y",
+    "n",
+    "Y",
+    "true",
+    "False",
+    "NULL",
+    "'",
+    '"',
+    '"unterminated',
+    "a\\b",
+    "\\",
+    "x\u2028y",
+    "x\ty",
+    "x  ",
+    "tail # c",
+    "#notcomment",
+]
+KEYS = [
+    "email",
+    "id",
+    "state",
+    "reason",
+    "ticket",
+    "effective",
+    "on",
+    "yes",
+    "null",
+    "x-y",
+    "_k",
+    "policy",
+    "users",
+    "protected",
+    "max_changes",
+    "a b",
+    "1",
+]
+
+
+@st.composite
+def docs(draw: st.DrawFn) -> str:
+    lines = []
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["block-list", "block-map", "scalar", "comment", "blank", "junk"]))
+        key = draw(st.sampled_from(KEYS))
+        if kind == "scalar":
+            lines.append(f"{key}: {draw(st.sampled_from(VALUES))}")
+        elif kind == "comment":
+            lines.append(draw(st.sampled_from(["# c", "  # c", "#"])))
+        elif kind == "blank":
+            lines.append(draw(st.sampled_from(["", "  "])))
+        elif kind == "junk":
+            lines.append(
+                draw(st.sampled_from(["---", "...", "- x", "  x", "users: [a]", "key:value", "\tx: y", "users:  # c"]))
+            )
+        elif kind == "block-list":
+            lines.append(f"{key}:" + draw(st.sampled_from(["", " # c", "  "])))
+            ind = draw(st.sampled_from([0, 1, 2, 4]))
+            for _ in range(draw(st.integers(0, 3))):
+                sep = draw(st.sampled_from(["- ", "-  ", "-"]))
+                if draw(st.booleans()):
+                    lines.append(" " * ind + sep + draw(st.sampled_from(VALUES)))
+                    continue
+                k = draw(st.sampled_from(KEYS))
+                lines.append(" " * ind + sep + f"{k}: {draw(st.sampled_from(VALUES))}")
+                for _ in range(draw(st.integers(0, 2))):
+                    extra = draw(st.sampled_from([0, 0, 0, 1, -1]))
+                    k2 = draw(st.sampled_from(KEYS))
+                    lines.append(" " * (ind + len(sep) + extra) + f"{k2}: {draw(st.sampled_from(VALUES))}")
+                    if draw(st.integers(0, 9)) == 0:
+                        lines.append(draw(st.sampled_from(["", "    # c", "      nested: x", "    - y"])))
+        else:
+            lines.append(f"{key}:")
+            ind = draw(st.sampled_from([1, 2, 4]))
+            for _ in range(draw(st.integers(0, 3))):
+                k = draw(st.sampled_from(KEYS))
+                if draw(st.integers(0, 3)) == 0:
+                    lines.append(" " * ind + f"{k}:")
+                    sub = draw(st.sampled_from([ind, ind + 2, ind + 1]))
+                    for _ in range(draw(st.integers(0, 2))):
+                        lines.append(" " * sub + "- " + draw(st.sampled_from(VALUES)))
+                else:
+                    lines.append(" " * ind + f"{k}: {draw(st.sampled_from(VALUES))}")
+    return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(docs())
+def test_the_fast_reader_agrees_with_pyyaml_or_declines(text: str) -> None:
+    fast = fastyaml.fast_load(text)
+    if fast is None:
+        return
+    try:
+        full = full_load(text)
+    except YamlProblem as exc:
+        raise AssertionError(f"fast accepted what the full loader refuses: {exc.message}\n{text}") from None
+    assert fast.data == full.data, text
+    assert type(fast.data) is type(full.data)
+    if isinstance(full.data, dict):
+        for k in full.data:
+            assert fast.key_lines[k] == line_at(full.root, [k]), text
+            if isinstance(full.data[k], list):
+                assert fast.item_lines.get(k, []) == item_lines(full.root, k), text
+
+
+def test_the_usual_shapes_take_the_fast_path() -> None:
+    text = (
+        "# yaml-language-server: $schema=../schemas/desired-state.schema.json\n"
+        "users:\n"
+        "  - email: Jane.Doe@example.com   # left\n"
+        "    state: inactive\n"
+        '    reason: "Left the company"\n'
+        "    effective: 2026-12-01T17:00:00Z\n"
+        "  - id: 6a3b2c1d-0e9f-4a8b-b7c6-d5e4f3a2b1c0\n"
+        "policy:\n"
+        "  protected:\n"
+        "    - breakglass.admin@example.com\n"
+        "  max_changes: 25\n"
+    )
+    fast = fastyaml.fast_load(text)
+    assert fast is not None
+    assert fast.data["users"][0]["effective"] == "2026-12-01T17:00:00Z"  # text, as the full loader keeps it
+    assert fast.item_lines["users"] == [3, 7] and fast.key_lines["policy"] == 8
+    assert fast.data["policy"] == {"protected": ["breakglass.admin@example.com"], "max_changes": 25}

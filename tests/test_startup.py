@@ -1,0 +1,67 @@
+"""Start-up imports only what the verb needs: `--help` and `validate` never load httpx or jsonschema.
+
+Start-up is most of the CPU of a small run (issue 13: `reconciler --help` and a
+small `validate` within 0.15 s). The time is measured in benchmarks/; here a
+real process reports which modules it loaded, which cannot be flaky.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli.main import VERBS, build_parser
+from tests.conftest import ROOT, SHIPPED_DESIRED
+
+HEAVY = ("httpx", "tenacity", "jsonschema", "rich", "apscheduler", "prometheus_client", "reconciler.genesys")
+
+
+def loaded_by(*argv: str) -> set[str]:
+    code = (
+        "import json, sys\n"
+        "from reconciler.cli.main import main\n"
+        "try:\n"
+        f"    main({list(argv)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stdout.flush()\n"
+        "print('\\nMODULES ' + json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
+    )
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("MODULES "))
+    return set(json.loads(line.removeprefix("MODULES ")))
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("validate", str(SHIPPED_DESIRED)), ("plan", "--help")])
+def test_light_verbs_load_no_http_stack(argv: tuple[str, ...]) -> None:
+    modules = loaded_by(*argv)
+    assert not sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith("reconciler.genesys")), argv
+
+
+def test_validate_of_an_invalid_file_still_explains_it(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "bad.yaml").write_text("users:\n  - email: not-an-address\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "bad.yaml:2" in proc.stderr and "not a valid email address" in proc.stderr
+
+
+def test_the_verb_table_matches_each_verbs_own_help() -> None:
+    parser = build_parser()  # every verb module, in full
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {choice.dest: choice.help for choice in sub._choices_actions}
+    assert helps == dict(VERBS)
