@@ -442,3 +442,16 @@ def test_from_an_hr_export_to_the_plan(cli: Any, sandbox: SandboxHandle, tmp_pat
     (change,) = [c for c in json.loads(plan.out)["changes"] if c["action"] == "deactivate"]
     assert change["id"] == TAYLOR and change["reason_code"] == "Voluntary" and change["ticket"] == "HR-9"
     assert change["source"].endswith("hr.yaml:9")
+
+
+def test_an_invalid_desired_state_stops_propose_before_any_api_call(
+    cli: Any, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    folder = tmp_path / "desired_state"
+    write(folder, "broken.yaml", "users:\n  - email: not an address\n")
+    export = write(tmp_path, "hr.csv", "Email\na@example.com\n")
+    since = len(sandbox.requests())
+    for argv in (("--dormant", "90d"), ("--from-csv", str(export), "--check-org")):
+        result = cli("propose", str(folder), *argv, "--out", str(tmp_path / "out.yaml"), env=sandbox.env)
+        assert result.code == 1 and "broken.yaml:2" in result.err
+    assert sandbox.requests(since) == [] and not (tmp_path / "out.yaml").exists()
