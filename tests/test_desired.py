@@ -158,6 +158,26 @@ def test_dangling_symlink_is_reported(tmp_path: Path) -> None:
     assert "gone.yaml: dangling symlink" in one(tmp_path)
 
 
+def test_symlink_resolving_outside_the_folder_is_refused_unread(tmp_path: Path) -> None:
+    desired = tmp_path / "desired"
+    write(desired, "a.yaml", "users:\n  - email: a@example.com\n")
+    # Malformed on purpose: if it were read, its text would surface in the error message.
+    write(tmp_path, "private/key.yaml", "users: [SECRET-CONTENT-4711\n")
+    os.symlink(tmp_path / "private" / "key.yaml", desired / "leak.yaml")
+    os.symlink(tmp_path / "private", desired / "elsewhere")
+    found = findings(desired)
+    assert len(found) == 2, found
+    assert any("leak.yaml" in f and "outside the desired-state folder" in f for f in found)
+    assert any("elsewhere" in f and "outside the desired-state folder" in f for f in found)
+    assert not any("SECRET-CONTENT" in f for f in found)
+
+
+def test_symlink_within_the_folder_is_followed(tmp_path: Path) -> None:
+    write(tmp_path, "real/a.yaml", "users:\n  - email: a@example.com\n")
+    os.symlink(Path("real") / "a.yaml", tmp_path / "b.yml")  # relative, inside: read (and declares a twice)
+    assert "declared twice" in " ".join(findings(tmp_path))
+
+
 def test_files_in_subfolders_are_read_and_hidden_ones_skipped(tmp_path: Path) -> None:
     write(tmp_path, "a/b/c.yml", "users:\n  - email: a@example.com\n")
     write(tmp_path, ".git/x.yaml", "not: [valid")

@@ -3,13 +3,19 @@
 Effectful only in that it reads ``os.environ`` (passed in, so tests give a
 dict). Uses the variable names of Genesys's own CLI and Terraform provider.
 The client secret is wrapped in ``Secret`` so that no repr, log line or
-traceback can print it.
+traceback can print it, and a plain-HTTP URL is refused unless its host is
+loopback (the sandbox): over ``http://`` the secret and every bearer token
+would cross the network in clear text. Proxies and private certificate
+authorities come from the standard variables (``HTTPS_PROXY``, ``NO_PROXY``,
+``SSL_CERT_FILE``), which httpx honours; nothing here overrides them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
 from reconciler.genesys.regions import REGION_DOMAINS, api_url, login_url
@@ -23,6 +29,7 @@ __all__ = [
     "Connection",
     "Secret",
     "connection_from_env",
+    "is_loopback",
 ]
 
 ENV_CLIENT_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
@@ -71,6 +78,33 @@ class Connection:
         return (self.client_secret.reveal(),)
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1: traffic that never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(name: str, value: str) -> None:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  # raises ValueError on a port that is not a number
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigError(f"{name} must be an https:// URL with a host")
+    if parts.scheme == "http" and not is_loopback(host):
+        # Only scheme and host are shown: the rest of a URL can carry credentials.
+        raise ConfigError(
+            f"{name} uses plain HTTP (http://{host}): the client secret and tokens would travel in clear "
+            f"text; use https:// (plain HTTP is accepted only for a loopback host such as the sandbox)"
+        )
+
+
 def connection_from_env(env: Mapping[str, str]) -> Connection:
     """Build the connection or raise ConfigError naming the first missing variable."""
     client_id = env.get(ENV_CLIENT_ID, "").strip()
@@ -89,8 +123,8 @@ def connection_from_env(env: Mapping[str, str]) -> Connection:
         known = ", ".join(sorted(REGION_DOMAINS))
         raise ConfigError(f"{ENV_REGION}={region!r} is not a Genesys Cloud region; known: {known}")
     for name, value in ((ENV_API_URL, explicit_api), (ENV_LOGIN_URL, explicit_login)):
-        if value and not value.startswith(("https://", "http://")):
-            raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+        if value:
+            _check_url(name, value)
     api = explicit_api or api_url(region)
     # A private endpoint (or the sandbox) given only as an API URL serves login too.
     login = explicit_login or (explicit_api if explicit_api else login_url(region))

@@ -4,7 +4,10 @@ Reads the local file system only (never the network). In: a folder. Out: the
 ``*.yaml``/``*.yml`` files under it, sorted, each decoded as strict UTF-8, or a
 DesiredStateError naming every file that cannot be read. Hidden files and
 folders (``.git``, ``.reconciler``) are skipped. Symlinks are followed, but a
-loop or a dangling link is an error rather than a hang or a silent skip.
+loop or a dangling link is an error rather than a hang or a silent skip, and a
+link that resolves outside the folder is refused without being read: what the
+files say is what was reviewed in the folder, and a link to anything else (a
+key file, another repository) must never reach a plan or an error message.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def _walk(root: Path, findings: list[Finding]) -> list[Path]:
     """All YAML files under root, following symlinks without ever looping."""
     found: list[Path] = []
     seen_dirs: set[Path] = set()
+    real_root = root.resolve()
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -61,6 +65,11 @@ def _walk(root: Path, findings: list[Finding]) -> list[Path]:
                 continue
             if child.is_symlink() and not child.exists():
                 findings.append(Finding(_display(child), None, "dangling symlink"))
+                continue
+            if child.is_symlink() and not child.resolve().is_relative_to(real_root):
+                findings.append(
+                    Finding(_display(child), None, "symlink to outside the desired-state folder; refused, not read")
+                )
                 continue
             if child.is_dir():
                 stack.append(child)

@@ -1,0 +1,29 @@
+"""TLS trust failures: permanent, and explained. Pure (inspects an exception, raises ours).
+
+A server certificate that cannot be verified fails the same way on every
+retry, and its usual cause is a TLS-inspecting proxy or a private CA whose
+bundle the process was not told about. The session turns it into one
+AuthError that says so (naming ``SSL_CERT_FILE``) instead of retrying a
+ConnectError. Never imports the session: the session imports this.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from reconciler.errors import AuthError
+
+__all__ = ["raise_if_untrusted"]
+
+
+def raise_if_untrusted(exc: BaseException, request: str) -> None:
+    """Raise AuthError if ``exc`` was caused by a certificate that failed verification."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        raise AuthError(
+            f"the server's TLS certificate is not trusted ({cause.verify_message or 'verification failed'}); "
+            f"behind a TLS-inspecting proxy or with a private CA, point SSL_CERT_FILE at its CA bundle",
+            request=request,
+        ) from None
