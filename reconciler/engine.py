@@ -26,14 +26,14 @@ from reconciler.core.plan import Plan, Problem, build, select_targets
 from reconciler.core.results import ApplyResult
 from reconciler.core.saved import mismatches, stale_reasons
 from reconciler.core.settings import Settings
-from reconciler.errors import DesiredStateError, StalePlan
+from reconciler.errors import DesiredStateError, LedgerError, StalePlan
 from reconciler.genesys.apply import execute
 from reconciler.genesys.attribution import Attribution, attribute
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.config import Connection
 from reconciler.genesys.live import read_live, read_users
 from reconciler.genesys.session import ApiSession
-from reconciler.ledger import Ledger, default_ledger_path, read_ledger
+from reconciler.ledger import Ledger, compact, default_ledger_path, read_history
 
 __all__ = ["PlanRun", "Runtime", "git_commit"]
 
@@ -120,7 +120,7 @@ class Runtime:
         """What the ledger says (empty without one); torn or unreadable records are logged."""
         if not self.use_ledger or self.ledger_path is None:
             return History()
-        read = read_ledger(self.ledger_path)
+        read = read_history(self.ledger_path)  # the summary plus what was appended since, not every record
         for warning in read.warnings:
             log.warning("ledger: %s", warning)
         return read.history
@@ -208,4 +208,19 @@ class Runtime:
             return execute(plan, self.client(), settings=self.settings, should_stop=should_stop)
         # The commit is only recorded in the ledger: no git call without one.
         with Ledger(self.ledger_path, commit=git_commit(self.desired_dir), clock=self.clock) as ledger:
-            return execute(plan, self.client(), settings=self.settings, ledger=ledger, should_stop=should_stop)
+            result = execute(plan, self.client(), settings=self.settings, ledger=ledger, should_stop=should_stop)
+        self.compact_ledger()
+        return result
+
+    def compact_ledger(self) -> None:
+        """Refresh the ledger summary when enough history has grown since it; a failure is only logged.
+
+        After the run, never during it: the writes and their journal come first, and a
+        summary that cannot be written costs the next plan time, never a record.
+        """
+        if self.ledger_path is None:
+            return
+        try:
+            compact(self.ledger_path)
+        except (LedgerError, OSError) as exc:
+            log.warning("ledger summary not refreshed: %s", exc)

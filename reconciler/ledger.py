@@ -13,24 +13,44 @@ closes the ledger. A record half-written when the machine died ("torn") is
 reported and skipped on reading, never fatal, and the next append starts on a
 fresh line. Secrets never reach the ledger: records are built from plan
 values and error summaries only.
+
+The history is never rewritten. Planning reads a compacted per-user summary
+kept beside it plus the records appended since (``read_history``,
+``compact``; see the section on growth below); auditing streams every record
+(``iter_records``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.history import History
+from reconciler.core.history import History, HistoryFold
 from reconciler.core.instants import utc_iso
+from reconciler.core.summary import LazyUsers, encode_users
 from reconciler.errors import LedgerError
 
-__all__ = ["FORMAT", "Ledger", "LedgerRead", "default_ledger_path", "read_ledger"]
+__all__ = [
+    "FORMAT",
+    "HistoryRead",
+    "Ledger",
+    "LedgerRead",
+    "compact",
+    "default_ledger_path",
+    "iter_records",
+    "read_history",
+    "read_ledger",
+    "summary_path",
+]
 
 FORMAT = 1
 
@@ -50,34 +70,44 @@ class LedgerRead:
         return History.from_records(self.records)
 
 
-def read_ledger(path: str | os.PathLike[str]) -> LedgerRead:
-    """All readable records, oldest first. A missing file is an empty ledger."""
+def iter_records(path: str | os.PathLike[str], warnings: list[str]) -> Iterator[dict[str, Any]]:
+    """Every readable record, oldest first, one line at a time (a ledger of years never sits in memory).
+
+    Torn or unreadable lines are added to ``warnings`` and skipped. A missing file has no records.
+    """
     p = Path(path)
-    if not p.exists():
-        return LedgerRead((), ())
     try:
-        data = p.read_bytes()
+        fh = open(p, "rb")  # noqa: SIM115  # closed when the generator finishes
+    except FileNotFoundError:
+        return
     except OSError as exc:
         raise LedgerError(f"cannot read the ledger {p}: {exc.strerror}") from None
-    records: list[dict[str, Any]] = []
+    with fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+                if not isinstance(record, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                torn = not raw.endswith(b"\n")  # no newline after it: the write never finished
+                warnings.append(
+                    f"{p}:{number}: {'torn last line' if torn else 'unreadable record'} (an interrupted write); ignored"
+                )
+                continue
+            yield record
+
+
+def read_ledger(path: str | os.PathLike[str]) -> LedgerRead:
+    """All readable records, oldest first. A missing file is an empty ledger.
+
+    Holds every record in memory: for tests and small ledgers. Planning reads
+    ``read_history`` (the summary and the tail), auditing streams ``iter_records``.
+    """
     warnings: list[str] = []
-    lines = data.split(b"\n")
-    last = len(lines) - 1
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            torn = number - 1 == last  # no newline after it: the write never finished
-            warnings.append(
-                f"{p}:{number}: {'torn last line' if torn else 'unreadable record'} (an interrupted write); ignored"
-            )
-            continue
-        records.append(record)
-    return LedgerRead(tuple(records), tuple(warnings))
+    records = tuple(iter_records(path, warnings))
+    return LedgerRead(records, tuple(warnings))
 
 
 class Ledger:
@@ -132,3 +162,159 @@ class Ledger:
             except OSError as exc:
                 raise LedgerError(f"cannot append to the ledger {self.path}: {exc.strerror}") from None
         return full
+
+
+# --- growth: the compacted summary beside the append-only history ------------------------------
+#
+# The history file is never rewritten. Beside it, ``<name>.summary.json`` holds the fold of the
+# history up to a byte offset (core/summary.py), so a plan or a service tick reads the summary and
+# only the records appended since: its cost follows the users the tool has touched, not the years
+# of records behind them. The summary is a cache: it names the offset and hashes of the history
+# bytes it covers, and any mismatch (a restored, truncated or replaced history) means it is ignored
+# and the whole history is folded again. It is replaced only whole, by a crash-safe swap (write a
+# temporary file, fsync, rename over, fsync the folder): a reader sees the old summary or the new.
+
+SUMMARY_FORMAT = 1
+COMPACT_AFTER_BYTES = 4 << 20  # rewrite the summary once this much history has been appended since
+_PROBE = 4096  # bytes of the history hashed at each end of the summary's offset
+
+
+def summary_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    return p.with_name(p.stem + ".summary.json")
+
+
+@dataclass(frozen=True)
+class HistoryRead:
+    history: History
+    warnings: tuple[str, ...]
+    summary_offset: int  # history bytes the summary covered (0: none used)
+    end: int  # history bytes folded in all (complete lines only)
+    lines: int
+
+
+def _probe(fh: Any, offset: int) -> tuple[str, str]:
+    fh.seek(0)
+    head = hashlib.sha256(fh.read(min(offset, _PROBE))).hexdigest()
+    start = max(0, offset - _PROBE)
+    fh.seek(start)
+    tail = hashlib.sha256(fh.read(offset - start)).hexdigest()
+    return head, tail
+
+
+def _load_summary(path: Path, fh: Any, size: int, warnings: list[str]) -> tuple[LazyUsers, int, int] | None:
+    spath = summary_path(path)
+    try:
+        data = spath.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        warnings.append(f"cannot read the ledger summary {spath}: {exc.strerror}; folding the whole ledger")
+        return None
+    head_line, _, body = data.partition(b"\n")
+    try:
+        head = json.loads(head_line)
+        offset, lines = int(head["offset"]), int(head["lines"])
+        ok = (
+            head.get("format") == SUMMARY_FORMAT
+            and hashlib.sha256(body).hexdigest() == head["users_sha256"]
+            and 0 <= offset <= size
+            and _probe(fh, offset) == (head["head_sha256"], head["tail_sha256"])
+        )
+        rows = json.loads(body) if ok else None
+    except (ValueError, KeyError, TypeError):
+        ok, rows = False, None
+    if not ok or not isinstance(rows, dict):
+        warnings.append(f"the ledger summary {spath} does not match the ledger; folding the whole ledger")
+        return None
+    warnings.extend(str(w) for w in head.get("warnings") or ())
+    return LazyUsers(rows), offset, lines
+
+
+def read_history(path: str | os.PathLike[str]) -> HistoryRead:
+    """The folded history: the summary plus the records appended since. A missing file is empty."""
+    p = Path(path)
+    warnings: list[str] = []
+    try:
+        fh = open(p, "rb")  # noqa: SIM115  # closed below; the summary check reads it too
+    except FileNotFoundError:
+        return HistoryRead(History(), (), 0, 0, 0)
+    except OSError as exc:
+        raise LedgerError(f"cannot read the ledger {p}: {exc.strerror}") from None
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        summary = _load_summary(p, fh, size, warnings)
+        base, start, number = summary if summary is not None else (None, 0, 0)
+        fold = HistoryFold(base)
+        end = start
+        fh.seek(start)
+        for raw in fh:
+            if not raw.endswith(b"\n"):  # still being written, or torn: never covered by a summary
+                warnings.append(f"{p}:{number + 1}: torn last line (an interrupted write); ignored")
+                break
+            number += 1
+            end += len(raw)
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+                if not isinstance(record, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                warnings.append(f"{p}:{number}: unreadable record (an interrupted write); ignored")
+                continue
+            fold.add(record)
+    return HistoryRead(fold.history(), tuple(warnings), start, end, number)
+
+
+def compact(path: str | os.PathLike[str], *, min_bytes: int | None = None) -> bool:
+    """Rewrite the summary if at least ``min_bytes`` of history were appended since it (or it is unusable).
+
+    Returns whether a new summary was written. Failing to write one is not an error
+    (the history is the record; the summary only saves reading it): a LedgerError says why.
+    """
+    p = Path(path)
+    read = read_history(p)
+    threshold = COMPACT_AFTER_BYTES if min_bytes is None else min_bytes
+    if read.end == 0 or read.end - read.summary_offset < threshold:
+        return False
+    with open(p, "rb") as fh:
+        head_sha, tail_sha = _probe(fh, read.end)
+    body = json.dumps(encode_users(read.history.users), separators=(",", ":")).encode()
+    header = {
+        "format": SUMMARY_FORMAT,
+        "offset": read.end,
+        "lines": read.lines,
+        "head_sha256": head_sha,
+        "tail_sha256": tail_sha,
+        "users_sha256": hashlib.sha256(body).hexdigest(),
+        "users": len(read.history.users),
+        # Unreadable records stay reported after they are folded past; a torn last line is not one yet.
+        "warnings": [w for w in read.warnings if "unreadable record" in w][:100],
+    }
+    _swap(summary_path(p), json.dumps(header, separators=(",", ":")).encode() + b"\n" + body)
+    return True
+
+
+def _swap(target: Path, data: bytes) -> None:
+    """Replace ``target`` whole: a crash leaves the old file or the new one, never half of either."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise LedgerError(f"cannot write the ledger summary {target}: {exc.strerror}") from None

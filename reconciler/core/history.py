@@ -12,15 +12,21 @@ it answers three questions the planner asks:
 * When did we correct this user's drift, and who had changed it? (A state
   change recorded with ``changed_by`` corrected drift; flapping.py counts them.)
 
+The fold is streaming (``HistoryFold``): it can start from a summary of
+everything before (summary.py, decoded lazily) and take only the records
+appended since.
+
 The revocation rule must also hold without a ledger (an ephemeral CI runner
 loses it): an inactive user whose ``lastTokenIssued`` is within the longest
 token lifetime Genesys allows (48 h) may still hold a valid token, so it gets a
-revoke. With the ledger kept, that revoke is recorded and not repeated.
+revoke. A user read without ``lastTokenIssued`` is *unknown* (expansions are
+best effort), never "no token": it gets a revoke unless the ledger records one.
+With the ledger kept, that revoke is recorded and not repeated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +35,16 @@ from reconciler.core.attribution import ChangedBy, changed_by_from_dict
 from reconciler.core.instants import instant_or_none
 from reconciler.core.model import DesiredEntry, LiveUser, UserState
 
-__all__ = ["History", "RevokeDecision", "UserHistory", "revoke_decision"]
+__all__ = [
+    "MAX_CORRECTIONS_KEPT",
+    "History",
+    "HistoryFold",
+    "Overlay",
+    "RevokeDecision",
+    "UserHistory",
+    "fold_record",
+    "revoke_decision",
+]
 
 # Genesys stamps revocations and token issue times with its own clock, to the
 # second in the Date header. A token issued within this margin of a revoke is
@@ -65,6 +80,105 @@ def _correction(h: UserHistory, record: Mapping[str, Any], when: datetime | None
     return replace(h, corrections=(*h.corrections, when)[-MAX_CORRECTIONS_KEPT:], last_changed_by=actor)
 
 
+def fold_record(h: UserHistory | None, r: Mapping[str, Any]) -> UserHistory | None:
+    """One ledger record applied to one user's history (None: the record is not about a user)."""
+    action, event = r.get("action"), r.get("event")
+    if event not in ("intent", "outcome"):
+        return h
+    h = h or UserHistory()
+    when = _time(r)
+    outcome = r.get("outcome")
+    if action == "deactivate":
+        if event == "intent":
+            # Owed from the moment we try: if we die before the outcome, the PATCH may have landed.
+            h = replace(h, revoke_owed=True, last_deactivated=h.last_deactivated or when)
+        elif outcome in ("applied", "skipped"):
+            h = replace(
+                h,
+                revoke_owed=True,
+                # Compared with lastTokenIssued: Genesys's clock when the answer was dated.
+                last_deactivated=_time(r, "server_time") or when,
+                last_set_state="inactive",
+                last_set_at=when,
+                last_set_commit=r.get("commit"),
+                last_set_genesys=_time(r, "server_time"),
+            )
+            if outcome == "applied":
+                h = _correction(h, r, when)
+    elif action == "reactivate" and event == "outcome" and outcome == "applied":
+        h = replace(
+            h,
+            revoke_owed=False,
+            last_set_state="active",
+            last_set_at=when,
+            last_set_commit=r.get("commit"),
+            last_set_genesys=_time(r, "server_time"),
+        )
+        h = _correction(h, r, when)
+    elif action == "revoke_tokens" and event == "outcome" and outcome == "applied":
+        h = replace(h, revoke_owed=False, last_revoked=_time(r, "server_time") or when)
+    return h
+
+
+class HistoryFold:
+    """A streaming fold: feed records oldest first, on top of a summary of everything before them.
+
+    ``base`` is what an earlier fold left (the compacted summary, decoded lazily);
+    only users named in the new records are decoded and replaced.
+    """
+
+    def __init__(self, base: Mapping[str, UserHistory] | None = None) -> None:
+        self.base: Mapping[str, UserHistory] = base if base is not None else {}
+        self.changed: dict[str, UserHistory] = {}
+        self.records = 0
+
+    def add(self, r: Mapping[str, Any]) -> None:
+        self.records += 1
+        user_id = r.get("user_id")
+        if not isinstance(user_id, str):
+            return
+        before = self.changed.get(user_id) or self.base.get(user_id)
+        after = fold_record(before, r)
+        if after is not None and after is not before:
+            self.changed[user_id] = after
+
+    def history(self) -> History:
+        if not self.changed:
+            return History(self.base)
+        if not self.base:
+            return History(self.changed)
+        return History(Overlay(self.changed, self.base))
+
+
+class Overlay(Mapping[str, UserHistory]):
+    """Users folded since the summary, over the summary: ``top`` wins. (ChainMap, minus a raise per miss.)"""
+
+    __slots__ = ("base", "top")
+
+    def __init__(self, top: Mapping[str, UserHistory], base: Mapping[str, UserHistory]) -> None:
+        self.top, self.base = top, base
+
+    def get(self, user_id: str, default: Any = None) -> Any:  # same contract as Mapping.get
+        h = self.top.get(user_id)
+        return h if h is not None else self.base.get(user_id, default)
+
+    def __getitem__(self, user_id: str) -> UserHistory:
+        h = self.get(user_id)
+        if h is None:
+            raise KeyError(user_id)
+        return h  # type: ignore[no-any-return]
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self.top or user_id in self.base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.top
+        yield from (u for u in self.base if u not in self.top)
+
+    def __len__(self) -> int:
+        return len(self.top) + sum(1 for u in self.base if u not in self.top)
+
+
 @dataclass(frozen=True)
 class History:
     users: Mapping[str, UserHistory] = field(default_factory=dict)
@@ -72,45 +186,10 @@ class History:
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]]) -> History:
         """Fold ledger records (oldest first) into per-user history."""
-        users: dict[str, UserHistory] = {}
+        fold = HistoryFold()
         for r in records:
-            user_id, action, event = r.get("user_id"), r.get("action"), r.get("event")
-            if not isinstance(user_id, str) or event not in ("intent", "outcome"):
-                continue
-            h = users.get(user_id, UserHistory())
-            when = _time(r)
-            outcome = r.get("outcome")
-            if action == "deactivate":
-                if event == "intent":
-                    # Owed from the moment we try: if we die before the outcome, the PATCH may have landed.
-                    h = replace(h, revoke_owed=True, last_deactivated=h.last_deactivated or when)
-                elif outcome in ("applied", "skipped"):
-                    h = replace(
-                        h,
-                        revoke_owed=True,
-                        # Compared with lastTokenIssued: Genesys's clock when the answer was dated.
-                        last_deactivated=_time(r, "server_time") or when,
-                        last_set_state="inactive",
-                        last_set_at=when,
-                        last_set_commit=r.get("commit"),
-                        last_set_genesys=_time(r, "server_time"),
-                    )
-                    if outcome == "applied":
-                        h = _correction(h, r, when)
-            elif action == "reactivate" and event == "outcome" and outcome == "applied":
-                h = replace(
-                    h,
-                    revoke_owed=False,
-                    last_set_state="active",
-                    last_set_at=when,
-                    last_set_commit=r.get("commit"),
-                    last_set_genesys=_time(r, "server_time"),
-                )
-                h = _correction(h, r, when)
-            elif action == "revoke_tokens" and event == "outcome" and outcome == "applied":
-                h = replace(h, revoke_owed=False, last_revoked=_time(r, "server_time") or when)
-            users[user_id] = h
-        return cls(users)
+            fold.add(r)
+        return fold.history()
 
     def drift_detail(self, user_id: str, live_state: UserState) -> str | None:
         h = self.users.get(user_id)
@@ -150,7 +229,17 @@ def revoke_decision(
         )
     issued = user.last_token_issued
     if issued is None:
-        return None
+        # Unknown, never "no token": Genesys resolves expansions on a best-effort basis
+        # (reference §15), so an absent lastTokenIssued proves nothing. A revocation on record
+        # covers every token issued before it (an inactive user cannot be issued another);
+        # without one, a token may still be valid, and ending sessions that do not exist costs
+        # one idempotent call, while keeping one alive is the hole this tool exists to close.
+        if history is not None and history.last_revoked is not None:
+            return None
+        return RevokeDecision(
+            "Genesys did not return when this user's last token was issued (lastTokenIssued is best effort), "
+            "and no revocation is on record: a token may still be valid"
+        )
     if history is not None and history.last_revoked is not None:
         if issued > history.last_revoked + CLOCK_MARGIN:
             warning = (
