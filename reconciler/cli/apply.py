@@ -20,6 +20,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.report import jsondoc as json_report
 from reconciler.core.report import markdown as markdown_report
 from reconciler.core.report import text as text_report
+from reconciler.core.report.safe import visible
 from reconciler.core.results import ApplyResult
 from reconciler.core.saved import load_plan_file
 from reconciler.engine import Runtime
@@ -98,8 +99,8 @@ def _saved(path: Path, args: argparse.Namespace) -> int:
     except StalePlan as exc:
         runtime.close()
         for reason in exc.reasons:
-            sys.stderr.write(f"  {reason}\n")
-        sys.stderr.write(f"reconciler: apply refused: {exc}\n")
+            sys.stderr.write(f"  {visible(reason)}\n")
+        sys.stderr.write(f"reconciler: apply refused: {visible(exc)}\n")
         return EXIT_ERROR
     except BaseException:
         runtime.close()

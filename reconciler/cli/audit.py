@@ -1,6 +1,8 @@
 """`reconciler audit [DIR]`: print the ledger for an auditor: who, when, from which commit and file, outcome.
 
 No API call. ``--format csv`` for spreadsheets, ``json`` for tools, ``text`` to read.
+What the ledger holds came from files and from Genesys: text lines are made
+visible and CSV cells cannot become formulas (core/report/safe.py).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 from reconciler.cli.common import EXIT_OK, add_desired_dir, emit
 from reconciler.core.audit import COLUMNS, audit_rows
 from reconciler.core.instants import parse_instant
+from reconciler.core.report.safe import csv_cell, visible, visible_lines
 from reconciler.errors import ConfigError
-from reconciler.ledger import default_ledger_path, read_ledger
+from reconciler.ledger import default_ledger_path, iter_records
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,20 +47,19 @@ def _since(text: str | None) -> datetime | None:
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.ledger) if args.ledger else default_ledger_path(args.desired_dir)
-    read = read_ledger(path)
-    rows = audit_rows(read.records, _since(args.since))
+    warnings: list[str] = []
+    rows = audit_rows(iter_records(path, warnings), _since(args.since))  # streamed: every record, never all at once
     if args.format == "json":
         emit(
-            json.dumps(
-                {"ledger": str(path), "warnings": list(read.warnings), "rows": [r.as_dict() for r in rows]}, indent=2
-            )
+            json.dumps({"ledger": str(path), "warnings": warnings, "rows": [r.as_dict() for r in rows]}, indent=2)
             + "\n"
         )
     elif args.format == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(r.as_dict() for r in rows)
+        # Auditors open this in a spreadsheet: no cell may become a formula (OWASP CSV injection).
+        writer.writerows({k: csv_cell(v) for k, v in r.as_dict().items()} for r in rows)
         emit(buffer.getvalue())
     else:
         lines = [
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             f"{'  (corrected drift by ' + r.changed_by + ')' if r.changed_by else ''}"
             for r in rows
         ]
-        emit("\n".join(lines or [f"(no writes recorded in {path})"]) + "\n")
-    for warning in read.warnings:
-        sys.stderr.write(f"reconciler: warning: {warning}\n")
+        emit(visible_lines(lines or [f"(no writes recorded in {path})"]))
+    for warning in warnings:
+        sys.stderr.write(f"reconciler: warning: {visible(warning)}\n")
     return EXIT_OK

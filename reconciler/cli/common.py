@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from reconciler.core.report.safe import visible
 from reconciler.core.settings import Settings
 
 if TYPE_CHECKING:  # the engine (and httpx under it) is imported by the verbs that talk to Genesys, when they run
@@ -182,6 +183,13 @@ class _Redact(logging.Filter):
         return True
 
 
+class _TextFormatter(logging.Formatter):
+    """One line per event whatever the message holds: names and errors from Genesys are made visible."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))
+
+
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
 
@@ -209,7 +217,7 @@ def configure_logging(verbosity: int, log_format: str = "text", env: Mapping[str
     if log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("reconciler: %(levelname)s: %(message)s"))
+        handler.setFormatter(_TextFormatter("reconciler: %(levelname)s: %(message)s"))
     handler.addFilter(_Redact((env.get("GENESYSCLOUD_OAUTHCLIENT_SECRET", ""),)))
     root = logging.getLogger("reconciler")
     root.handlers[:] = [handler]

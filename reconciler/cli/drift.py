@@ -13,6 +13,7 @@ from reconciler.cli.common import EXIT_CHANGES, EXIT_OK, add_desired_dir, add_fo
 from reconciler.core.attribution import UNKNOWN
 from reconciler.core.desired import load_desired
 from reconciler.core.drift import Drift, find_drift
+from reconciler.core.report.safe import visible_lines
 from reconciler.errors import DesiredStateError, ReconcilerError
 from reconciler.genesys.live import read_users
 
@@ -92,9 +93,10 @@ def run(args: argparse.Namespace) -> int:
         )
     elif drifts:
         emit(
-            f"Drift: {len(drifts)} of {len(ids)} users reconciler has set are no longer in that state:\n"
-            + "\n".join(_row(d) for d in drifts)
-            + "\n"
+            visible_lines(
+                [f"Drift: {len(drifts)} of {len(ids)} users reconciler has set are no longer in that state:"]
+                + [_row(d) for d in drifts]
+            )
         )
     else:
         emit(f"No drift: all {len(ids)} users reconciler has set are still in that state.\n")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from reconciler import __version__
 from reconciler.cli.common import EXIT_ERROR, configure_logging
+from reconciler.core.report.safe import visible
 from reconciler.errors import ApiError, ConfigError, DesiredStateError, InputError, ReconcilerError
 
 __all__ = ["VERBS", "build_parser", "main"]
@@ -90,7 +91,7 @@ def _add_logging(p: argparse.ArgumentParser, *, defaults: bool) -> None:
 
 
 def _fail(message: str) -> int:
-    sys.stderr.write(f"reconciler: error: {message}\n")
+    sys.stderr.write(f"reconciler: error: {visible(message)}\n")
     return EXIT_ERROR
 
 
@@ -107,14 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except DesiredStateError as exc:
         for finding in exc.findings:
-            sys.stderr.write(f"{finding}\n")
+            sys.stderr.write(f"{visible(finding)}\n")
         return _fail(
             f"{len(exc.findings)} problem(s) in the desired-state files; nothing was read from or "
             f"written to Genesys Cloud"
         )
     except InputError as exc:
         for finding in exc.findings[:-1]:
-            sys.stderr.write(f"{finding}\n")
+            sys.stderr.write(f"{visible(finding)}\n")
         return _fail(f"{exc.findings[-1]}" if exc.findings else str(exc))
     except ConfigError as exc:
         return _fail(str(exc))

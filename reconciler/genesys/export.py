@@ -20,6 +20,7 @@ from datetime import datetime
 from reconciler.core.desired.schema import schema, schema_errors
 from reconciler.core.desired.yamlload import load_yaml
 from reconciler.core.model import LiveUser
+from reconciler.core.report.safe import visible
 from reconciler.errors import Forbidden, ReconcilerError
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.live import parse_user
@@ -44,7 +45,8 @@ def _scalar(text: str) -> str:
 
 
 def _comment(text: str) -> str:
-    return " ".join(text.split())
+    """One line of a YAML comment, with no character a terminal would act on (``cat`` of the file)."""
+    return visible(" ".join(text.split()))
 
 
 def render_export(

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from reconciler.core.model import Action
 from reconciler.core.plan import Change, Plan, Problem
+from reconciler.core.report.safe import md_code, md_text, visible_lines
 from reconciler.core.results import ApplyResult, Outcome, Result
 
 __all__ = ["render_apply", "render_plan"]
@@ -20,8 +21,8 @@ DEFAULT_ROWS = 50
 
 
 def _cell(text: object) -> str:
-    """Table-safe text: no pipes or newlines to break the row."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+    """Table-safe plain text: no markup, no pipe or newline to break the row, no control character."""
+    return md_text(text).strip()
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
@@ -63,11 +64,12 @@ def _what(group: list[Change]) -> str:
 
 def _why(group: list[Change]) -> str:
     first = group[0]
-    bits = [b for b in (first.reason, f"`{first.ticket}`" if first.ticket else None) if b]
+    # Each part escaped on its own, so that only this function's markup is markup.
+    bits = [b for b in (_cell(first.reason or ""), md_code(first.ticket, in_table=True) if first.ticket else None) if b]
     # A state change explains itself unless it is drift; a revoke on its own always says why.
     if first.detail and (first.action is Action.REVOKE_TOKENS or first.detail.startswith("drift")):
-        bits.append(f"_{first.detail}_")
-    return _cell(" · ".join(bits))
+        bits.append(f"_{_cell(first.detail)}_")
+    return " · ".join(bits)
 
 
 def _problems(problems: Iterable[Problem], title: str) -> list[str]:
@@ -76,7 +78,7 @@ def _problems(problems: Iterable[Problem], title: str) -> list[str]:
         return []
     lines = [f"**{title}**", ""]
     for p in items:
-        where = f"`{p.source}` " if p.source else ""
+        where = f"{md_code(p.source)} " if p.source else ""
         lines.append(f"- {where}{_cell(p.message)} (`{p.code}`)")
     return [*lines, ""]
 
@@ -86,7 +88,9 @@ def _table(groups: list[list[Change]], max_rows: int) -> list[str]:
     for group in groups[:max_rows]:
         first = group[0]
         who = f"{first.email or first.user_id}" + (f" ({first.name})" if first.name else "")
-        lines.append(f"| {_cell(who)} | {_cell(_what(group))} | `{_cell(first.source)}` | {_why(group)} |")
+        lines.append(
+            f"| {_cell(who)} | {_cell(_what(group))} | {md_code(first.source, in_table=True)} | {_why(group)} |"
+        )
     hidden = len(groups) - max_rows
     if hidden > 0:
         total = sum(len(g) for g in groups)
@@ -111,7 +115,7 @@ def render_plan(plan: Plan, *, max_rows: int = DEFAULT_ROWS) -> str:
     if plan.held:
         out += ["**Held** (another system keeps changing these users back; not corrected)", ""]
         for h in plan.held[:max_rows]:
-            out.append(f"- {_cell(h.email or h.user_id)}: {_cell(h.message)} (`{_cell(h.source)}`)")
+            out.append(f"- {_cell(h.email or h.user_id)}: {_cell(h.message)} ({md_code(h.source)})")
         if len(plan.held) > max_rows:
             out.append(f"- …and {len(plan.held) - max_rows} more")
         out.append("")
@@ -120,14 +124,14 @@ def render_plan(plan: Plan, *, max_rows: int = DEFAULT_ROWS) -> str:
         for p in plan.pending[:max_rows]:
             out.append(
                 f"- {_cell(p.email or p.user_id)}: {p.action.value} from "
-                f"{p.effective.strftime('%Y-%m-%d %H:%M %Z')} (`{p.source}`)"
+                f"{p.effective.strftime('%Y-%m-%d %H:%M %Z')} ({md_code(p.source)})"
             )
         if len(plan.pending) > max_rows:
             out.append(f"- …and {len(plan.pending) - max_rows} more")
         out.append("")
     digest = plan.desired_digest.removeprefix("sha256:")[:12]
     out.append(f"<sub>desired state {digest} · {_plural(plan.managed, 'managed user')}</sub>")
-    return "\n".join(out) + "\n"
+    return visible_lines(out)
 
 
 _OUTCOME = {Outcome.APPLIED: "applied", Outcome.FAILED: "**failed**", Outcome.SKIPPED: "skipped"}
@@ -158,4 +162,4 @@ def render_apply(result: ApplyResult, *, max_rows: int = DEFAULT_ROWS) -> str:
         out.append("")
     else:
         out += ["Nothing to do.", ""]
-    return "\n".join(out) + "\n"
+    return visible_lines(out)

@@ -2,13 +2,16 @@
 
 Modelled on ``terraform plan``: one block per user with the writes that will
 be made, then pending entries, warnings and errors, then one summary line.
-Plain text; the CLI adds colour when writing to a terminal.
+Plain text; the CLI adds colour when writing to a terminal. Every line is
+made visible (safe.py): a name, reason or message from a file or from Genesys
+cannot move the cursor, overwrite a line or print a line of its own.
 """
 
 from __future__ import annotations
 
 from reconciler.core.model import Action
 from reconciler.core.plan import Change, Plan, Problem
+from reconciler.core.report.safe import visible_lines
 from reconciler.core.results import ApplyResult, Outcome
 
 __all__ = ["render_apply", "render_plan", "summary_line"]
@@ -103,7 +106,7 @@ def render_plan(plan: Plan) -> str:
     if not plan.changes and not plan.errors:
         out.append(f"No changes. Genesys Cloud matches the desired state ({_plural(plan.managed, 'managed user')}).")
     out.append(summary_line(plan))
-    return "\n".join(out) + "\n"
+    return visible_lines(out)  # a value holding a newline or an escape stays on its own line, visibly
 
 
 _MARK = {Outcome.APPLIED: "ok     ", Outcome.FAILED: "FAILED ", Outcome.SKIPPED: "skipped"}
@@ -131,4 +134,4 @@ def render_apply(result: ApplyResult) -> str:
         out.append(f"Apply {status}: {applied} applied, {failed} failed, {skipped} skipped.")
     if result.ledger_failures:
         out.append(f"The audit ledger could not be written {result.ledger_failures} time(s); see the log.")
-    return "\n".join(out) + "\n"
+    return visible_lines(out)  # a value holding a newline or an escape stays on its own line, visibly
