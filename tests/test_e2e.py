@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ALEX_1, ALEX_2, CARLOS, DANA, JANE, JOHN, ROOT, SandboxHandle, run_process, write
+from tests.conftest import ALEX_1, ALEX_2, CARLOS, DANA, JANE, JOHN, PRIYA, ROOT, SandboxHandle, run_process, write
 
 SECRET = "sandbox-secret-not-for-production"
 
@@ -238,3 +238,23 @@ def test_console_script_and_module_agree() -> None:
         [str(script), "--version"], capture_output=True, text=True, check=True, env={**os.environ}
     ).stdout
     assert out == run_process("--version").out
+
+
+def test_a_leaver_read_without_last_token_issued_gets_a_revoke_once(
+    cli: Any, sandbox: SandboxHandle, desired: Path, tmp_path: Path
+) -> None:
+    # Genesys's expansions are best effort: Priya (already inactive) comes back without lastTokenIssued.
+    sandbox.faults(mangle={PRIYA: "no_expand"})
+    ledger = str(tmp_path / "ledger.jsonl")
+    plan = cli("plan", str(desired), "--format", "json", "--ledger", ledger, env=sandbox.env)
+    priya = [c for c in json.loads(plan.out)["changes"] if c["id"] == PRIYA]
+    assert [c["action"] for c in priya] == ["revoke_tokens"]
+    assert "lastTokenIssued is best effort" in priya[0]["detail"]
+    assert cli("apply", str(desired), "--auto-approve", "--ledger", ledger, env=sandbox.env).code == 0
+    revokes = [w for w in sandbox.writes() if w["method"] == "DELETE" and PRIYA in w["path"]]
+    assert len(revokes) == 1
+    # With the revocation on record, still unknown is covered: the plan converges.
+    assert cli("plan", str(desired), "--detailed-exitcode", "--ledger", ledger, env=sandbox.env).code == 0
+    # Without a ledger nothing is on record, so the sessions are ended again (the README says so).
+    again = cli("plan", str(desired), "--format", "json", "--no-ledger", env=sandbox.env)
+    assert [c["action"] for c in json.loads(again.out)["changes"] if c["id"] == PRIYA] == ["revoke_tokens"]

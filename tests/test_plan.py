@@ -205,6 +205,33 @@ def test_inactive_user_with_a_recent_token_and_no_ledger_gets_a_revoke() -> None
     assert "may still be valid" in (plan.changes[0].detail or "")
 
 
+def test_a_user_read_without_last_token_issued_is_unknown_and_gets_a_revoke() -> None:
+    # Genesys resolves expansions on a best-effort basis: no lastTokenIssued is "unknown", never "no token".
+    plan = build(desired(entry("jane@example.com")), live(user(state="inactive")), now=NOW)
+    assert [c.action for c in plan.changes] == [Action.REVOKE_TOKENS]
+    assert "did not return when this user's last token was issued" in (plan.changes[0].detail or "")
+    assert not plan.problems
+
+
+def test_an_unknown_token_after_a_recorded_revoke_needs_nothing() -> None:
+    records = [
+        {"time": "2026-11-20T10:00:00.000Z", "event": "outcome", "action": "revoke_tokens", "user_id": A,
+         "outcome": "applied", "attempt": "r"},
+    ]  # fmt: skip
+    plan = build(desired(entry("jane@example.com")), live(user(state="inactive")), now=NOW, history=history(records))
+    assert plan.changes == () and plan.unchanged == 1
+
+
+def test_an_unknown_token_never_makes_a_protected_user_an_error() -> None:
+    protected = Policy(protected=frozenset({"jane@example.com"}))
+    unknown = build(desired(entry("jane@example.com"), policy=protected), live(user(state="inactive")), now=NOW)
+    assert unknown.changes == () and not unknown.problems and unknown.unchanged == 1
+    recent = build(
+        desired(entry("jane@example.com"), policy=protected), live(user(state="inactive", token_hours_ago=1)), now=NOW
+    )
+    assert codes(recent) == ["user.protected"]  # a token known to be live still is
+
+
 def test_after_a_recorded_revoke_the_same_token_needs_nothing() -> None:
     state = live(user(token_hours_ago=5))
     first = build(desired(entry("jane@example.com")), state, now=NOW)

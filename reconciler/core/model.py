@@ -157,6 +157,7 @@ class LiveUser:
     version: int | None
     email: str | None = None
     name: str | None = None
+    # None: unknown. Genesys may leave the expansion out (best effort), so it never means "no token".
     last_token_issued: datetime | None = None
 
     @property

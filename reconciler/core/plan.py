@@ -215,6 +215,11 @@ def _decide(item: Resolved, acc: _Acc, ctx: _Context) -> None:
         return
     policy = desired.policy
     if policy.protected and (policy.is_protected(user.id, user.email) or policy.is_protected(None, entry.email)):
+        if action is None and user.last_token_issued is None:
+            # Only a token that may be live makes touching a protected user an error; an unknown
+            # one (lastTokenIssued left out) is no reason to refuse the plan: leave them be.
+            acc.unchanged += 1
+            return
         acc.problems.append(
             _problem(
                 "error",

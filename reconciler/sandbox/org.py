@@ -229,6 +229,10 @@ class Org:
         # Last activity of the users not active today has its own stream, so that adding it
         # changed no id, email or state the tests and the shipped desired_state/ name.
         activity = random.Random(seed + 1)
+        # Leavers worked here, so they signed in at some point: an old token each (3 to 400 days,
+        # long expired), from a stream of its own for the same reason. A user read without
+        # lastTokenIssued is then what Genesys's best-effort expansion makes it: unknown.
+        leavers = random.Random(seed + 2)
         org = cls(search_lag=search_lag, wall=wall)
         now = org.wall()
         users: list[SandboxUser] = []
@@ -261,6 +265,8 @@ class Org:
                 user.live_tokens, user.last_token_issued, user.date_last_login = 1, issued, issued
             elif state == "active":
                 _age_activity(user, i, now, activity)
+            elif state == "inactive":
+                user.last_token_issued = now - leavers.uniform(3, 400) * _DAY
             users.append(user)
         for user in users:
             org.add(user, indexed_at=float("-inf"))
