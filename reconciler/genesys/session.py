@@ -55,7 +55,7 @@ from reconciler.errors import (
 )
 from reconciler.genesys.config import Connection
 from reconciler.genesys.pacer import Pacer
-from reconciler.genesys.trust import raise_if_untrusted
+from reconciler.genesys.trust import transport_failure
 
 __all__ = ["ApiResponse", "ApiSession", "ApiStats", "endpoint_name"]
 
@@ -161,10 +161,7 @@ class _TokenSource:
             self._stats.record("POST /oauth/token", resp.status_code)
         except httpx.TransportError as exc:
             self._stats.record("POST /oauth/token", 0)
-            raise_if_untrusted(exc, f"POST {url}")
-            raise NetworkError(
-                f"cannot reach the login endpoint: {type(exc).__name__}", request=f"POST {url}"
-            ) from None
+            raise transport_failure(exc, f"POST {url}", "cannot reach the login endpoint") from None
         if resp.status_code in (400, 401, 403):
             raise AuthError(
                 "Genesys rejected the OAuth client credentials (check "
@@ -312,8 +309,7 @@ class ApiSession:
             raise NetworkError("the request timed out", request=f"{method} {path}") from None
         except httpx.TransportError as exc:
             self.stats.record(endpoint_name(method, path), 0)
-            raise_if_untrusted(exc, f"{method} {path}")
-            raise NetworkError(f"connection failed ({type(exc).__name__})", request=f"{method} {path}") from None
+            raise transport_failure(exc, f"{method} {path}", "connection failed") from None
         except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded: an answer we cannot trust
             self.stats.record(endpoint_name(method, path), 0)
             raise UnexpectedResponse(f"unreadable answer ({type(exc).__name__})", request=f"{method} {path}") from None

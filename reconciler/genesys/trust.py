@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ssl
 
-from reconciler.errors import AuthError
+from reconciler.errors import ApiError, AuthError, NetworkError
 
-__all__ = ["raise_if_untrusted"]
+__all__ = ["raise_if_untrusted", "transport_failure"]
 
 
 def raise_if_untrusted(exc: BaseException, request: str) -> None:
@@ -27,3 +27,9 @@ def raise_if_untrusted(exc: BaseException, request: str) -> None:
             f"behind a TLS-inspecting proxy or with a private CA, point SSL_CERT_FILE at its CA bundle",
             request=request,
         ) from None
+
+
+def transport_failure(exc: BaseException, request: str, what: str) -> ApiError:
+    """The error for a request that never got an answer: transient, unless the certificate is untrusted."""
+    raise_if_untrusted(exc, request)
+    return NetworkError(f"{what} ({type(exc).__name__})", request=request)
