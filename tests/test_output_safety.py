@@ -80,8 +80,10 @@ def hostile(sandbox: SandboxHandle, desired: Path) -> Path:
     """Hostile text in the files (reason, ticket) and in Genesys (Jane's name)."""
     leavers = desired / "leavers" / "2026-11.yaml"
     text = leavers.read_text(encoding="utf-8")
-    hostile_yaml = f"reason: {json.dumps(EVIL + ' ' + MARKUP)}\n    ticket: {json.dumps(FORMULA)}"
-    text = text.replace("reason: Left the company\n    ticket: HR-1234", hostile_yaml, 1)
+    # Jane's entry is the first: its reason and ticket become hostile (whatever lines lie between).
+    text = text.replace("reason: Left the company", f"reason: {json.dumps(EVIL + ' ' + MARKUP)}", 1)
+    text = text.replace("ticket: HR-1234", f"ticket: {json.dumps(FORMULA)}", 1)
+    assert json.dumps(FORMULA) in text  # the fixture did change the file
     leavers.write_text(text, encoding="utf-8")
     sandbox.sandbox.org.users[JANE].name = f"Jane{EVIL}"
     return desired
@@ -150,7 +152,14 @@ def test_drift_text_shows_a_hostile_name_inert(cli: Any, sandbox: SandboxHandle,
     _assert_inert(result.out)
 
 
-def test_log_lines_and_errors_are_one_line_each(capsys: pytest.CaptureFixture[str]) -> None:
+def test_log_lines_and_errors_are_one_line_each(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("reconciler", "apscheduler"):  # put the loggers back as they were afterwards
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "handlers", list(logger.handlers))  # configure_logging fills it in place
+        monkeypatch.setattr(logger, "level", logger.level)
+        monkeypatch.setattr(logger, "propagate", logger.propagate)
     configure_logging(1, "text", env={})
     logging.getLogger("reconciler.test").warning("deactivate %s: %s", f"jane{EVIL}", "failed")
     err = capsys.readouterr().err

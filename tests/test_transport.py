@@ -31,7 +31,8 @@ from reconciler.genesys.config import connection_from_env
 from tests.conftest import CliResult, SandboxHandle
 
 HOST = "api.genesys.example.test"
-BASE = {"GENESYSCLOUD_OAUTHCLIENT_ID": "id", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s"}
+# A realistic secret: the CLI masks it in every later log line of the test session (a one-letter one would mask "s").
+BASE = {"GENESYSCLOUD_OAUTHCLIENT_ID": "id", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "transport-test-secret"}
 
 
 @pytest.mark.parametrize(
