@@ -270,3 +270,12 @@ def test_held_exactly_when_the_corrections_in_the_window_plus_this_one_exceed_th
     inside = sum(1 for h in hours_ago if 0 <= h < window_hours)
     assert corrections_within(times, NOW, window) == inside
     assert (held is not None) == (inside + 1 > limit)
+
+
+def test_the_longest_window_the_schema_allows_holds_instead_of_crashing(tmp_path: Path) -> None:
+    """window: 999999d passes the schema (up to six digits) and reaches back before year 1."""
+    write(tmp_path, "users.yaml", "users:\n  - email: jane@example.com\npolicy:\n  flapping:\n    window: 999999d\n")
+    state = load_desired(tmp_path)
+    plan = build(state, live(user()), now=NOW, history=history(corrections(3)), attribution={A: IDP})
+    assert [(h.user_id, h.corrections, h.window) for h in plan.held] == [(A, 4, timedelta(days=999999))]
+    assert "reactivated 4 times in 999999d" in plan.held[0].message

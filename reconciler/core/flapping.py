@@ -52,7 +52,10 @@ def window_text(window: timedelta) -> str:
 
 def corrections_within(times: Sequence[datetime], now: datetime, window: timedelta) -> int:
     """How many of the recorded corrections fall within the window ending now."""
-    start = now - window
+    try:
+        start = now - window
+    except OverflowError:  # the schema allows windows (999999d) reaching back before year 1: all of time
+        return sum(1 for t in times if t <= now)
     return sum(1 for t in times if start < t <= now)
 
 
