@@ -361,6 +361,16 @@ def test_export_options_are_refused_with_dormant(cli: Any, desired: Path) -> Non
     assert usage.value.code == 2
 
 
+@pytest.mark.parametrize("age", ["10000000d", "99999999999d", "5300w", "876001h"])
+def test_an_age_beyond_a_century_is_a_usage_error_not_a_traceback(
+    cli: Any, desired: Path, age: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Such an age used to overflow Python's dates (in parsing, or after the whole scan)."""
+    with pytest.raises(SystemExit) as usage:
+        cli("propose", str(desired), "--dormant", age)
+    assert usage.value.code == 2 and "at most 100 years" in capsys.readouterr().err
+
+
 def test_a_dropped_expansion_is_shown_as_unknown_never_as_never_or_recent(
     cli: Any, sandbox: SandboxHandle, desired: Path
 ) -> None:

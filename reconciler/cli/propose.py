@@ -39,6 +39,7 @@ __all__ = ["Age", "add_parser", "parse_age", "run"]
 
 MAX_EXPORT_BYTES = 64 * 1024 * 1024  # an HR export of a whole company's leavers is far smaller
 _AGE = re.compile(r"^(\d+)([dwh])$")
+MAX_AGE = timedelta(days=36500)  # no account is dormant for longer than a century; beyond it dates overflow
 
 
 class Age(NamedTuple):
@@ -52,6 +53,9 @@ def parse_age(text: str) -> Age:
         raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 90d, 12w or 36h")
     n = int(m.group(1))
     unit = {"d": timedelta(days=1), "w": timedelta(weeks=1), "h": timedelta(hours=1)}[m.group(2)]
+    # Checked before multiplying: a larger age overflows timedelta, or the cutoff date after the scan.
+    if n > MAX_AGE / unit:
+        raise argparse.ArgumentTypeError(f"{text!r} is too old an age: at most 100 years ({MAX_AGE.days}d)")
     return Age(text.strip(), n * unit)
 
 
