@@ -299,6 +299,22 @@ def test_own_client_needs_no_name_lookup(mock: Any, fake_time: FakeTime) -> None
     assert not [c for c in mock.calls if "/oauth/clients/" in str(c.request.url)]
 
 
+@pytest.mark.parametrize("client_id", ["../../users/" + USER_ID, "idp?pageSize=1", "idp\x1b[2J", "idp#x", "%2e%2e"])
+def test_a_client_id_that_is_not_an_id_is_shown_and_never_put_in_a_url(
+    mock: Any, fake_time: FakeTime, client_id: str
+) -> None:
+    """The audit trail's text goes into GET /api/v2/oauth/clients/{id} only when it is an id (a GUID's characters)."""
+    mock.get(MAPPING_URL).mock(return_value=httpx.Response(200, json=MAPPING))
+    mock.post(QUERY_URL).mock(return_value=httpx.Response(200, json=answer(message(client=client_id))))
+    anything = mock.get(url__regex=r".*/api/v2/(oauth|users).*").mock(
+        return_value=httpx.Response(200, json={"id": "x", "name": "Not the client"})
+    )
+    result = run(fake_time, drifts(1))
+    found = result.by_user[USER_ID]
+    assert found.kind == "client" and found.client is not None and found.client.name is None
+    assert anything.call_count == 0 and result.warning is None
+
+
 def test_a_refused_name_lookup_shows_the_id_alone(mock: Any, fake_time: FakeTime) -> None:
     mock.get(MAPPING_URL).mock(return_value=httpx.Response(200, json=MAPPING))
     mock.post(QUERY_URL).mock(return_value=httpx.Response(200, json=answer(message(client=IDP))))

@@ -9,7 +9,7 @@ Cost, for D drifted users: nothing at all when D is 0; otherwise one
 ``GET .../servicemapping``, then one ``POST /api/v2/audits/query/realtime`` per
 drifted user up to ``settings.max_audit_queries`` (the rest are unknown), then
 one ``GET /api/v2/oauth/clients/{id}`` per distinct other client named (cached
-for the run; a refusal means the id alone is shown). So at most
+for the run; a refusal, or an id that is not one, means the id alone is shown). So at most
 1 + min(D, max_audit_queries) + C calls.
 
 Attribution is a courtesy to the operator, not part of the safety contract:
@@ -21,6 +21,7 @@ still reported and corrected exactly as without it. Nothing here raises.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -46,6 +47,9 @@ __all__ = ["Attribution", "attribute"]
 log = logging.getLogger("reconciler.genesys.attribution")
 
 OWN_CLIENT_NAME = "reconciler"
+# A client id from the audit trail goes into a URL path only if it is made of an id's characters
+# (Genesys's are GUIDs): never a '/', '?', '#', '%' or '.' that would send the lookup elsewhere.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
 @dataclass
@@ -139,6 +143,8 @@ def _named(client: GenesysClient, actor: ChangedBy, names: dict[str, str | None]
     if actor.kind != "client":
         return actor  # a person acted; the client they used (the admin UI's) matters less
     cid = actor.client.id
+    if not _CLIENT_ID.fullmatch(cid):
+        return actor  # not an id we can ask about: shown as the audit trail gave it (cleaned)
     if cid not in names:
         try:
             raw = client.oauth_client(cid).get("name")
