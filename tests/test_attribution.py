@@ -129,6 +129,13 @@ def test_an_admin_is_named_with_the_time() -> None:
     }
 
 
+@pytest.mark.parametrize("when", ["2026-11-29T14:02:11.123", "2026-11-29 14:02:11.123z", "2026-11-29T14:02:11.123Z"])
+def test_event_dates_are_read_by_the_one_instant_rule_for_genesys_times(when: str) -> None:
+    """core/instants: a Genesys time without a zone is UTC by convention; 'z' and a space are accepted too."""
+    found = actor(answer(message(when, user=ADMIN)))
+    assert found.kind == "user" and found.at == datetime(2026, 11, 29, 14, 2, 11, 123000, tzinfo=UTC)
+
+
 def test_a_client_without_a_user_is_the_client() -> None:
     found = actor(answer(message(client=IDP)))
     assert (found.kind, found.client and found.client.id, found.user) == ("client", IDP, None)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reconciler.core.instants import instant_or_none, utc_iso
+
 __all__ = [
     "CLOCK_SKEW",
     "REALTIME_DAYS",
@@ -108,21 +110,13 @@ def _actor(raw: Any) -> Actor | None:
     return make_actor(raw["id"], raw.get("name"))
 
 
-def _instant(raw: Any) -> datetime | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
-
-
 def changed_by_from_dict(raw: Any) -> ChangedBy | None:
     """The inverse of ``ChangedBy.as_dict`` (saved plans, the ledger); None for anything else."""
     if not isinstance(raw, Mapping) or raw.get("kind") not in ("user", "client", "unknown"):
         return None
-    return ChangedBy(str(raw["kind"]), _actor(raw.get("user")), _actor(raw.get("client")), _instant(raw.get("at")))
+    return ChangedBy(
+        str(raw["kind"]), _actor(raw.get("user")), _actor(raw.get("client")), instant_or_none(raw.get("at"))
+    )
 
 
 def audit_service(mapping: Any) -> tuple[str, str] | None:
@@ -147,14 +141,10 @@ def audit_service(mapping: Any) -> tuple[str, str] | None:
     return found[0]
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
 def realtime_query(user_id: str, start: datetime, end: datetime, service: str, *, page_size: int) -> dict[str, Any]:
     """The body of POST /api/v2/audits/query/realtime for one user's changes, newest first."""
     return {
-        "interval": f"{_iso(start)}/{_iso(end)}",
+        "interval": f"{utc_iso(start)}/{utc_iso(end)}",
         "serviceName": service,
         "filters": [{"property": "EntityId", "value": user_id}],
         "sort": [{"name": "Timestamp", "sortOrder": "descending"}],
@@ -200,7 +190,7 @@ def find_actor(
             continue
         if str(message.get("status", "SUCCESS")).upper() == "FAILURE":
             continue
-        when = _instant(message.get("eventDate"))
+        when = instant_or_none(message.get("eventDate"))
         if when is None or when < since or when > until or not _shows_state(message, live_state):
             continue
         user, client = _actor(message.get("user")), _actor(message.get("client"))
