@@ -434,7 +434,7 @@ def test_the_service_backs_off_after_a_tick_of_failures_and_recovers(
     assert service.status()["backoff"] == {
         "active": True,
         "seconds": 2.0,
-        "until": "1970-01-01T00:16:42Z",
+        "until": "1970-01-01T00:16:41Z",  # 1000 + 2 s, less half the 1 s period
         "bad_ticks": 1,
         "reason": "plan_errors",
         "max_seconds": 5.0,
@@ -462,6 +462,25 @@ def test_the_service_backs_off_after_a_tick_of_failures_and_recovers(
     notifier.close()
     assert [m["event"] for m in received] == ["backoff_started", "drift_corrected"]  # one notification for the episode
     assert "the next tick waits 2s, doubling up to 5s" in received[0]["text"]
+
+
+def test_the_tick_due_when_the_backoff_ends_runs_so_no_wait_exceeds_max_backoff() -> None:
+    """Scheduled ticks fire every period from the bad tick's start, but the backoff is recorded at its end."""
+    from itertools import pairwise
+
+    from reconciler.service.backoff import Backoff, TickHealth
+
+    period, took = 900.0, 5.0  # --every 15m; each bad tick takes 5 s
+    backoff = Backoff(period=period, max_delay=3600.0)
+    down = TickHealth(unreachable=True, reason="api")
+    runs = [0.0]
+    backoff.record(down, took, failed_ratio=0.5, min_writes=2)
+    for due in (period * k for k in range(1, 12)):
+        if not backoff.waiting(due):
+            runs.append(due)
+            backoff.record(down, due + took, failed_ratio=0.5, min_writes=2)
+    gaps = [b - a for a, b in pairwise(runs)]
+    assert gaps == [1800.0, 3600.0, 3600.0]  # twice the period, four times, then capped by --max-backoff
 
 
 def test_one_refused_write_is_not_an_outage_but_most_writes_refused_is(

@@ -40,7 +40,7 @@ class Backoff:
     period: float  # seconds between ticks on the normal schedule
     max_delay: float  # --max-backoff
     delay: float = 0.0  # the current wait between ticks beyond the schedule; 0: normal
-    until: float | None = None  # wall time before which ticks are skipped
+    until: float | None = None  # wall time before which scheduled ticks are skipped
     bad_ticks: int = 0  # in a row
     reason: str | None = None
 
@@ -63,7 +63,11 @@ class Backoff:
         self.reason = health.reason
         started = not self.active
         self.delay = min(self.max_delay, self.period * 2**self.bad_ticks)
-        self.until = now + self.delay
+        # ``now`` is when the bad tick ended, but scheduled ticks keep the rhythm of their starts: with
+        # ``now + delay`` the tick due ``delay`` after the bad one would be skipped too, and every wait
+        # would be one period longer than said (and than --max-backoff). Half a period of slack lets
+        # it run whenever the bad tick took less than half a period.
+        self.until = now + self.delay - self.period / 2
         return "started" if started else "longer"
 
     def as_dict(self) -> dict[str, Any]:
