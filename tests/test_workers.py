@@ -52,7 +52,7 @@ def actives(handle: SandboxHandle, n: int) -> list[Any]:
 
 def test_littles_law_sizes_the_pool_and_the_cap_bounds_it() -> None:
     # Genesys's 300 a minute at 800 ms: 4 requests in flight, plus the margin and spares.
-    assert workers_for(5.0, 0.8, 64) == math.ceil(5 * 0.8 * MARGIN) + SPARE == 8
+    assert workers_for(5.0, 0.8, 64) == math.ceil(5 * 0.8 * MARGIN) + SPARE == 10
     assert workers_for(5.0, 0.02, 64) == 1 + SPARE  # latency well under the spacing: one in flight is enough
     assert workers_for(300.0, 0.8, 64) == 64  # a time-scaled limit at 800 ms: the ceiling
     assert workers_for(300.0, 0.8, 6) == 6  # --concurrency 6
