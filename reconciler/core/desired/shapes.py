@@ -71,6 +71,13 @@ def compile_plan(root: dict[str, Any]) -> Plan | None:
     user = root.get("$defs", {}).get("user")
     if not isinstance(user, dict) or not set(user) <= _KNOWN or user.get("type") != "object":
         return None
+    # The list itself must add nothing beyond "each item is a user" (no uniqueItems, maxItems...),
+    # since the caller checks the document with an empty list and the items here.
+    users = root.get("properties", {}).get("users", {})
+    if set(users) - {"type", "items", "description", "title", "$comment"} or users.get("items") != {
+        "$ref": "#/$defs/user"
+    }:
+        return None
     defs = root["$defs"]
     looked_at = set(_named({k: v for k, v in user.items() if k != "properties"}))
     standalone = {
