@@ -9,6 +9,7 @@ does not match its history is ignored, the swap leaves no half file, and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -123,7 +124,7 @@ def test_a_plan_reads_the_summary_and_only_the_records_appended_since(tmp_path: 
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncate", "replace", "summary-bytes", "summary-garbage"],
+    ["truncate", "replace", "summary-bytes", "summary-garbage", "row-shape"],
 )
 def test_a_summary_that_does_not_match_its_history_is_ignored(tmp_path: Path, damage: str) -> None:
     path = tmp_path / "ledger.jsonl"
@@ -138,6 +139,12 @@ def test_a_summary_that_does_not_match_its_history_is_ignored(tmp_path: Path, da
     elif damage == "summary-bytes":
         raw = spath.read_bytes()
         spath.write_bytes(raw[:-30] + b"7" + raw[-29:])
+    elif damage == "row-shape":  # a summary of another version: same header, rows of another shape
+        head, _, body = spath.read_bytes().partition(b"\n")
+        rows = {k: v[:7] for k, v in json.loads(body).items()}
+        new_body = json.dumps(rows).encode()
+        header = json.loads(head) | {"users_sha256": hashlib.sha256(new_body).hexdigest()}
+        spath.write_bytes(json.dumps(header).encode() + b"\n" + new_body)
     else:
         spath.write_text("{not json\n")
     read = read_history(path)

@@ -28,7 +28,7 @@ from typing import Any
 from reconciler.core.attribution import changed_by_from_dict
 from reconciler.core.history import Overlay, UserHistory
 
-__all__ = ["LazyUsers", "decode_row", "encode_row", "encode_users"]
+__all__ = ["ROW_LENGTH", "LazyUsers", "decode_row", "encode_row", "encode_users"]
 
 ROW_LENGTH = 9
 _UNSEEN: Any = object()
