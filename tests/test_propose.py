@@ -320,6 +320,18 @@ def test_hostile_text_cannot_break_the_file_or_reach_a_terminal_raw() -> None:
     assert "\x1b" not in md and "\u202e" not in md
 
 
+def test_markdown_from_an_export_cannot_become_a_link_an_image_or_emphasis_in_the_pull_request() -> None:
+    """The PR body is Markdown: a reason or ticket from HR must read as the text it is (safe.md_text)."""
+    reason = "[Re-authenticate here](https://evil.example) ![x](https://evil.example/p.png) **urgent** ~~no~~ <b>"
+    reading = read_export(f'Email,Reason,Ticket\na@example.com,"{reason}",_T_\n', "h_`x`.csv", rule=UTC_5PM)
+    md = render_markdown(csv_document(reading, reading.leavers, [], path="h_`x`.csv", sha256="0" * 64, out=None))
+    row = next(line for line in md.splitlines() if line.startswith("| 2 |"))
+    assert "[Re-authenticate here](" not in row and "![x](" not in row and "**urgent**" not in row
+    assert r"\[Re-authenticate here\]" in row and r"\*\*urgent\*\*" in row and r"\<b\>" in row
+    assert r"\_T\_" in row
+    assert "## Leavers from ``h_`x`.csv``" in md  # the file name is a code span no backtick can close
+
+
 def test_the_dormant_proposal_changes_nothing_as_is_and_each_line_uncomments_alone() -> None:
     users = [
         _user(1, 400),

@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.core.propose.hrcsv import CsvReading, Leaver, RowNote
 from reconciler.core.propose.select import Activity, DormantSelection, Skip
 from reconciler.core.propose.yamlout import comment_text, instant
+from reconciler.core.report.safe import md_code, md_text
 
 __all__ = ["DEFAULT_ROWS", "csv_document", "dormant_document", "render_markdown"]
 
@@ -117,10 +118,8 @@ def dormant_document(
 
 
 def _cell(value: object) -> str:
-    text = comment_text("" if value is None else str(value))
-    for ch, escaped in (("\\", "\\\\"), ("|", "\\|"), ("`", "\\`"), ("<", "&lt;"), (">", "&gt;")):
-        text = text.replace(ch, escaped)
-    return text or "–"
+    """One line of text (comment_text flattens it), then the Markdown escaping every rendering uses (safe.py)."""
+    return md_text(comment_text("" if value is None else str(value))) or "–"
 
 
 def _table(header: list[str], rows: list[list[object]], total: int, max_rows: int) -> list[str]:
@@ -155,7 +154,7 @@ def render_markdown(doc: Mapping[str, Any], *, max_rows: int = DEFAULT_ROWS) -> 
     s, src = doc["summary"], doc["source"]
     if src["type"] == "csv":
         lines = [
-            f"## Leavers from `{_cell(src['file'])}`",
+            f"## Leavers from {md_code(comment_text(src['file']))}",
             "",
             f"**{s['proposed']}** proposed from {s['rows']} rows; {s['skipped']} skipped (already declared or "
             f"protected), **{s['bad_rows']}** bad rows, {s['warnings']} warnings"
