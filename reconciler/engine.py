@@ -7,12 +7,13 @@ location and the git commit the desired state came from.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from reconciler.core.drift import drifted
 from reconciler.core.history import History
 from reconciler.core.model import DesiredState, LiveState, LiveUser
 from reconciler.core.plan import Plan, Problem, build, select_targets
-from reconciler.core.results import ApplyResult
+from reconciler.core.results import ApplyResult, StopCheck
 from reconciler.core.saved import mismatches, stale_reasons
 from reconciler.core.settings import Settings
 from reconciler.errors import DesiredStateError, LedgerError, StalePlan
@@ -90,6 +91,7 @@ class Runtime:
     clock: Callable[[], datetime] = _utcnow
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    ledger_read_error: str | None = None  # set when the ledger could not be read for a plan
     _client: GenesysClient | None = None
 
     def __post_init__(self) -> None:
@@ -117,10 +119,21 @@ class Runtime:
             self._client = None
 
     def history(self) -> History:
-        """What the ledger says (empty without one); torn or unreadable records are logged."""
+        """What the ledger says (empty without one); torn or unreadable records are logged.
+
+        A ledger that cannot be read is reported (and fails a later apply), never fatal: the plan is
+        then made as without a ledger, whose revocation rule (lastTokenIssued within the longest
+        token lifetime) covers a lost journal.
+        """
+        self.ledger_read_error = None
         if not self.use_ledger or self.ledger_path is None:
             return History()
-        read = read_history(self.ledger_path)  # the summary plus what was appended since, not every record
+        try:
+            read = read_history(self.ledger_path)  # the summary plus what was appended since, not every record
+        except LedgerError as exc:
+            self.ledger_read_error = str(exc)
+            log.error("audit ledger: %s; planning as without a ledger", exc, extra={"event": "ledger_failed"})
+            return History()
         for warning in read.warnings:
             log.warning("ledger: %s", warning)
         return read.history
@@ -203,14 +216,35 @@ class Runtime:
                 tuple(reasons),
             )
 
-    def apply(self, plan: Plan, *, should_stop: Callable[[], bool] = lambda: False) -> ApplyResult:
+    def apply(self, plan: Plan, *, should_stop: StopCheck = lambda: None) -> ApplyResult:
+        """Make the plan's changes, journalled in the ledger. A ledger failure never stops a write.
+
+        A ledger that cannot be opened, written or flushed is counted in ``ledger_failures`` with
+        its path and cause in ``ledger_error`` (so the run fails), while every write goes on.
+        """
         if not self.use_ledger or self.ledger_path is None:
             return execute(plan, self.client(), settings=self.settings, should_stop=should_stop)
         # The commit is only recorded in the ledger: no git call without one.
-        with Ledger(self.ledger_path, commit=git_commit(self.desired_dir), clock=self.clock) as ledger:
+        ledger = Ledger(self.ledger_path, commit=git_commit(self.desired_dir), clock=self.clock)
+        with contextlib.suppress(LedgerError):
+            ledger.open()  # on failure every append raises the same error, which apply reports per record
+        failures: list[str] = [self.ledger_read_error] if self.ledger_read_error else []
+        try:
             result = execute(plan, self.client(), settings=self.settings, ledger=ledger, should_stop=should_stop)
+        finally:
+            try:
+                ledger.close()
+            except LedgerError as exc:
+                log.error("audit ledger: %s", exc, extra={"event": "ledger_failed"})
+                failures.append(str(exc))
         self.compact_ledger()
-        return result
+        if not failures:
+            return result
+        return replace(
+            result,
+            ledger_failures=result.ledger_failures + len(failures),
+            ledger_error=result.ledger_error or failures[0],
+        )
 
     def compact_ledger(self) -> None:
         """Refresh the ledger summary when enough history has grown since it; a failure is only logged.

@@ -23,10 +23,17 @@ or records them as per-user outcomes.
             ├── NotFound             404
             ├── VersionConflict      409 general.conflict or 400 "does not match the current version"
             ├── BadRequest           other 4xx
-            └── UnexpectedResponse   a 2xx we cannot trust (not JSON, unknown shape)
+            └── UnexpectedResponse   an answer we cannot trust: a 2xx that is not JSON or has an
+                                     unknown shape, a 3xx, a 5xx other than 502/503/504
 
 Every ApiError keeps Genesys's ``code``, the HTTP ``status`` and the
 correlation id so that an administrator can quote it to Genesys support.
+
+"Did the write land?" is decided by the answer, never by the class:
+``ApiError.nothing_changed`` is true only for a definite 4xx refusal of a
+request none of whose earlier attempts went unanswered. Anything else (a 5xx
+of any kind, a 3xx, a timeout, a dropped connection, a body we cannot parse)
+may have taken effect.
 Messages never contain secrets: the client builds them from the error body and
 the request line only.
 """
@@ -133,7 +140,15 @@ class ApiError(ReconcilerError):
         self.code = code
         self.correlation_id = correlation_id
         self.request = request
+        # Set by the session when an earlier attempt of this same request got no trustworthy
+        # answer (a timeout, a dropped connection, a 5xx): that attempt may have taken effect.
+        self.earlier_attempt_unanswered = False
         super().__init__(self._render())
+
+    @property
+    def nothing_changed(self) -> bool:
+        """Genesys definitely refused (a 4xx to every attempt): the request certainly did not take effect."""
+        return self.status is not None and 400 <= self.status < 500 and not self.earlier_attempt_unanswered
 
     def _render(self) -> str:
         parts = [self.message]

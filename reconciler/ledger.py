@@ -23,6 +23,7 @@ kept beside it plus the records appended since (``read_history``,
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -70,12 +71,20 @@ class LedgerRead:
         return History.from_records(self.records)
 
 
+def _refuse_irregular(p: Path) -> None:
+    """A ledger is a regular file: a folder cannot be read, and a device such as /dev/full would be read forever."""
+    if p.exists() and not p.is_file():
+        kind = "a directory" if p.is_dir() else "not a regular file"
+        raise LedgerError(f"cannot read the ledger {p}: it is {kind}")
+
+
 def iter_records(path: str | os.PathLike[str], warnings: list[str]) -> Iterator[dict[str, Any]]:
     """Every readable record, oldest first, one line at a time (a ledger of years never sits in memory).
 
     Torn or unreadable lines are added to ``warnings`` and skipped. A missing file has no records.
     """
     p = Path(path)
+    _refuse_irregular(p)
     try:
         fh = open(p, "rb")  # noqa: SIM115  # closed when the generator finishes
     except FileNotFoundError:
@@ -122,6 +131,7 @@ class Ledger:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._broken: LedgerError | None = None  # why open() failed, raised again by every append
 
     def __enter__(self) -> Ledger:
         self.open()
@@ -131,8 +141,21 @@ class Ledger:
         self.close()
 
     def open(self) -> None:
+        """Open for appending; a LedgerError names the path and the cause.
+
+        After a failed open, every ``append`` raises that same error: apply reports each record
+        it could not write and goes on writing to Genesys (a lock-out never waits on its record).
+        """
+        folder = self.path.parent
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            in_the_way = " (a file of that name is in the way)" if folder.exists() and not folder.is_dir() else ""
+            self._broken = LedgerError(
+                f"cannot create the folder {folder} for the ledger {self.path}: {exc.strerror}{in_the_way}"
+            )
+            raise self._broken from None
+        try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             size = os.fstat(self._fd).st_size
             if size:
@@ -141,22 +164,31 @@ class Ledger:
                     if fh.read(1) != b"\n":
                         os.write(self._fd, b"\n")  # close off a torn record; reading reports it
         except OSError as exc:
-            raise LedgerError(f"cannot open the ledger {self.path}: {exc.strerror}") from None
-
-    def close(self) -> None:
-        if self._fd is not None:
-            try:
-                os.fsync(self._fd)
-            finally:
+            if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+            self._broken = LedgerError(f"cannot open the ledger {self.path} for appending: {exc.strerror}")
+            raise self._broken from None
+
+    def close(self) -> None:
+        """Flush to disk and close; a failure to flush is a LedgerError (the records may be lost)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:  # EINVAL: a device or pipe, which has nothing to sync
+                raise LedgerError(f"cannot flush the ledger {self.path} to disk: {exc.strerror}") from None
+        finally:
+            os.close(fd)
 
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         full = {"v": FORMAT, "time": utc_iso(self._clock()), "run": self.run_id, "commit": self.commit, **record}
         line = (json.dumps(full, separators=(",", ":"), default=str) + "\n").encode()
         with self._lock:
             if self._fd is None:
-                raise LedgerError("the ledger is not open")
+                raise self._broken or LedgerError(f"the ledger {self.path} is not open")
             try:
                 os.write(self._fd, line)
             except OSError as exc:
@@ -237,6 +269,7 @@ def read_history(path: str | os.PathLike[str]) -> HistoryRead:
     """The folded history: the summary plus the records appended since. A missing file is empty."""
     p = Path(path)
     warnings: list[str] = []
+    _refuse_irregular(p)
     try:
         fh = open(p, "rb")  # noqa: SIM115  # closed below; the summary check reads it too
     except FileNotFoundError:

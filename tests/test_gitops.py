@@ -189,6 +189,34 @@ def test_apply_workflow_never_overlaps() -> None:
     assert gitlab["apply"]["resource_group"] == gitlab["drift"]["resource_group"]
 
 
+def _credentials(env: dict[str, str]) -> set[str]:
+    """The secret/variable names a job's OAuth client comes from."""
+    names = {env["GENESYSCLOUD_OAUTHCLIENT_ID"], env["GENESYSCLOUD_OAUTHCLIENT_SECRET"]}
+    return {re.sub(r"^\$\{\{\s*secrets\.|\s*\}\}$|^\$", "", n) for n in names}
+
+
+def test_pull_request_plans_use_a_view_only_client_apart_from_apply() -> None:
+    gha = {
+        name: yaml.safe_load((ROOT / f"examples/github-actions/reconciler-{name}.yml").read_text())
+        for name in ("plan", "apply", "drift")
+    }
+    plan = _credentials(gha["plan"]["jobs"]["plan"]["env"])
+    drift = _credentials(gha["drift"]["jobs"]["drift"]["env"])
+    apply = _credentials(gha["apply"]["jobs"]["apply"]["env"])
+    assert plan == drift == {"GENESYSCLOUD_VIEW_OAUTHCLIENT_ID", "GENESYSCLOUD_VIEW_OAUTHCLIENT_SECRET"}
+    assert apply == {"GENESYSCLOUD_APPLY_OAUTHCLIENT_ID", "GENESYSCLOUD_APPLY_OAUTHCLIENT_SECRET"}
+    assert gha["apply"]["jobs"]["apply"]["environment"] == "genesys-production"  # environment secrets
+    assert "environment" not in gha["plan"]["jobs"]["plan"]
+    gitlab = yaml.safe_load((ROOT / "examples/gitlab-ci/.gitlab-ci.yml").read_text())
+    view = {"RECONCILER_VIEW_CLIENT_ID", "RECONCILER_VIEW_CLIENT_SECRET"}
+    assert _credentials(gitlab["plan"]["variables"]) == _credentials(gitlab["drift"]["variables"]) == view
+    assert _credentials(gitlab["apply"]["variables"]) == {
+        "RECONCILER_APPLY_CLIENT_ID",
+        "RECONCILER_APPLY_CLIENT_SECRET",
+    }
+    assert "GENESYSCLOUD_OAUTHCLIENT_SECRET" not in (gitlab.get("variables") or {})  # nothing global
+
+
 # --- export ----------------------------------------------------------------------------
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 import subprocess
 import sys
+
+import pytest
 
 import reconciler
 from reconciler import errors
@@ -35,11 +38,35 @@ def test_ci_runs_the_readmes_test_command() -> None:
     assert all(tool in script for tool in ("ruff check", "ruff format --check", "mypy", "lint-imports"))
 
 
+def readme_commands(text: str) -> list[list[str]]:
+    """Every `reconciler ...` command in the README's shell blocks (continued lines joined)."""
+    found: list[list[str]] = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            for match in re.finditer(r"(?:^|&&\s*)(?:\.venv/bin/)?reconciler ([^#&\n]+)", line.strip()):
+                found.append(shlex.split(match.group(1)))
+    return found
+
+
 def test_every_command_the_readme_shows_parses() -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    # A pattern that silently matched nothing would pass vacuously: the README shows at least these.
+    verbs = {argv[0] for argv in commands}
+    assert {"demo", "sandbox", "plan", "apply", "run"} <= verbs, verbs
     parser = build_parser()
-    for line in re.findall(r"^\.venv/bin/reconciler ([^#\n]+)", text, re.M):
-        parser.parse_args(line.split())
+    for argv in commands:
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"README: `reconciler {shlex.join(argv)}` is rejected by the CLI")
+
+
+def test_the_readme_command_finder_finds_nothing_in_prose() -> None:
+    assert readme_commands("reconciler plan is mentioned here, outside any shell block") == []
+    assert readme_commands("```sh\nx && .venv/bin/reconciler demo\nreconciler run d \\\n  --once\n```") == [
+        ["demo"],
+        ["run", "d", "--once"],
+    ]
 
 
 def test_error_tree_surface_is_pinned() -> None:

@@ -379,7 +379,8 @@ def test_schedule_options(sandbox: SandboxHandle) -> None:
     assert Schedule(cron="*/15 * * * *").period() == 900
     bad = run_process("run", "--cron", "every tuesday", "--once", env=sandbox.env)
     assert bad.code == 1 and "--cron" in bad.err
-    assert run_process("run", "--every", "soon", env=sandbox.env).code == 1
+    soon = run_process("run", "--every", "soon", env=sandbox.env)  # a usage error, found at parsing
+    assert soon.code == 2 and "'soon' is out of range: expected a duration above 0 and at most 7 days" in soon.err
 
 
 def test_kubernetes_examples_run_commands_the_cli_accepts() -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -32,6 +33,7 @@ __all__ = [
     "add_format",
     "add_release",
     "add_run_options",
+    "bounded",
     "configure_logging",
     "emit",
     "runtime_from_args",
@@ -40,6 +42,38 @@ __all__ = [
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+
+# More requests in flight than the automatic ceiling only queue on the per-token rate limit; the
+# ceiling on the pace is far above any Genesys limit and is there for time-scaled sandbox runs.
+MAX_CONCURRENCY = Settings().max_concurrency
+MAX_REQUESTS_PER_MINUTE = 1_000_000.0
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def bounded(kind: type[int] | type[float], low: float, high: float) -> Callable[[str], Any]:
+    """An argparse ``type`` accepting only numbers from ``low`` to ``high``, naming the range otherwise.
+
+    A number out of range is a usage error at parsing time: never silently a default (0 used to
+    mean "the default") nor a switch (a negative rate used to turn pacing off).
+    """
+    noun = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is out of range: expected {noun} from {_num(low)} to {_num(high)}"
+            )
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
 
 
 def add_desired_dir(p: argparse.ArgumentParser) -> None:
@@ -85,16 +119,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--concurrency",
-        type=int,
+        type=bounded(int, 1, MAX_CONCURRENCY),
         metavar="N",
-        help="at most N requests in flight (default: sized from the rate limit and the measured latency, "
-        f"up to {Settings().max_concurrency})",
+        help=f"at most N requests in flight, 1 to {MAX_CONCURRENCY} (default: sized from the rate limit and "
+        f"the measured latency, up to {Settings().max_concurrency})",
     )
     p.add_argument(
         "--requests-per-minute",
-        type=float,
+        type=bounded(float, 1, MAX_REQUESTS_PER_MINUTE),
         metavar="N",
-        help=f"pace ceiling when Genesys sends no rate headers (default {Settings().requests_per_minute:g})",
+        help=f"pace ceiling when Genesys sends no rate headers, 1 to {MAX_REQUESTS_PER_MINUTE:g} "
+        f"(default {Settings().requests_per_minute:g})",
     )
 
 
@@ -111,14 +146,16 @@ def add_release(p: argparse.ArgumentParser) -> None:
 def runtime_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None, **overrides: Any) -> Runtime:
     env = os.environ if env is None else env
     settings = Settings()
-    if getattr(args, "concurrency", None):
-        settings = replace(settings, concurrency=max(1, args.concurrency))
-    if getattr(args, "requests_per_minute", None):
+    # The parser has already refused anything out of range (see bounded()).
+    if getattr(args, "concurrency", None) is not None:
+        settings = replace(settings, concurrency=args.concurrency)
+    if getattr(args, "requests_per_minute", None) is not None:
         settings = replace(settings, requests_per_minute=args.requests_per_minute)
     from reconciler.engine import Runtime
     from reconciler.genesys.config import connection_from_env
 
     connection = connection_from_env(env)
+    _REDACTION.add(connection.secret_values)
     ledger = Path(args.ledger) if getattr(args, "ledger", None) else None
     options: dict[str, Any] = {
         "desired_dir": Path(args.desired_dir),
@@ -169,9 +206,12 @@ class _Redact(logging.Filter):
 
     _TOKEN = re.compile(r"(Bearer\s+|access_token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]+")
 
-    def __init__(self, secrets: tuple[str, ...]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.secrets = tuple(s for s in secrets if s)
+        self.secrets: tuple[str, ...] = ()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self.secrets = tuple(dict.fromkeys((*self.secrets, *(s for s in secrets if s))))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -189,6 +229,10 @@ class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return visible(super().format(record))
 
+
+# One filter for every handler configure_logging installs; the connection adds its secrets when it
+# is built (runtime_from_args), so a secret that reached us by any route is masked.
+_REDACTION = _Redact()
 
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
@@ -218,7 +262,8 @@ def configure_logging(verbosity: int, log_format: str = "text", env: Mapping[str
         handler.setFormatter(_JsonFormatter())
     else:
         handler.setFormatter(_TextFormatter("reconciler: %(levelname)s: %(message)s"))
-    handler.addFilter(_Redact((env.get("GENESYSCLOUD_OAUTHCLIENT_SECRET", ""),)))
+    _REDACTION.add((env.get("GENESYSCLOUD_OAUTHCLIENT_SECRET", ""),))  # before any connection exists
+    handler.addFilter(_REDACTION)
     root = logging.getLogger("reconciler")
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG)

@@ -17,12 +17,16 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_desired_dir, emit
+from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_desired_dir, bounded, emit
 from reconciler.core.report import text as text_report
 from reconciler.engine import Runtime
 from reconciler.genesys.config import connection_from_env
 
 DEMO_ADMIN_ID = "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b"
+
+# The shipped desired state names the sandbox's well-known users: the org must hold them all
+# (len(sandbox.org.WELL_KNOWN), pinned by a test; not imported here, to keep the CLI's start light).
+MIN_DEMO_USERS = 12
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +37,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "desired-state folder (default: desired_state).",
     )
     add_desired_dir(p)
-    p.add_argument("--users", type=int, default=200, help="users in the sandbox org (default 200)")
+    p.add_argument(
+        "--users",
+        type=bounded(int, MIN_DEMO_USERS, 100_000),
+        default=200,
+        help=f"users in the sandbox org, {MIN_DEMO_USERS} to 100,000 (default 200)",
+    )
     p.set_defaults(run=run)
 
 

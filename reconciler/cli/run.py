@@ -14,8 +14,9 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 
-from reconciler.cli.common import EXIT_OK, add_desired_dir, add_run_options, runtime_from_args
+from reconciler.cli.common import EXIT_OK, add_desired_dir, add_run_options, bounded, runtime_from_args
 from reconciler.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
@@ -29,6 +30,28 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
+# The longest interval or jitter that makes sense for a controller of user access: a week.
+MAX_DURATION = 7 * 24 * 3600.0
+
+
+def _duration(*, zero_ok: bool) -> Callable[[str], float]:
+    """An argparse ``type`` for durations, refusing an unparsable or out-of-range one at parsing time."""
+    span = "from 0 to 7 days" if zero_ok else "above 0 and at most 7 days"
+
+    def parse(text: str) -> float:
+        if zero_ok and text.strip() in ("0", "0s", "0m", "0h"):
+            return 0.0
+        try:
+            seconds = parse_duration(text)
+        except ConfigError:
+            seconds = -1.0
+        if not 0 < seconds <= MAX_DURATION:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected a duration {span}, e.g. 30s, 15m, 1h")
+        return seconds
+
+    return parse
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "run",
@@ -38,12 +61,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     add_desired_dir(p)
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--every", metavar="DURATION", help="interval between ticks: 30s, 15m, 1h (default 15m)")
+    when.add_argument(
+        "--every",
+        type=_duration(zero_ok=False),
+        metavar="DURATION",
+        help="interval between ticks: 30s, 15m, 1h, at most 7 days (default 15m)",
+    )
     when.add_argument("--cron", metavar="EXPR", help='a crontab schedule in UTC, e.g. "*/15 * * * *"')
     p.add_argument(
         "--jitter",
+        type=_duration(zero_ok=True),
         metavar="DURATION",
-        default="0s",
+        default=0.0,
         help="delay each tick by up to this much, so many deployments spread out (default 0s)",
     )
     p.add_argument("--once", action="store_true", help="run exactly one tick and exit with its code")
@@ -58,7 +87,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--git-pull", action="store_true", help="git pull --ff-only the desired-state folder before each tick"
     )
-    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics, /healthz and /status on this port")
+    p.add_argument(
+        "--metrics-port",
+        type=bounded(int, 0, 65535),
+        metavar="PORT",
+        help="serve /metrics, /healthz and /status on this port (0 to 65535; 0 picks a free one)",
+    )
     p.add_argument(
         "--metrics-host",
         default="127.0.0.1",
@@ -91,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ConfigError(f"--cron {args.cron!r}: {exc}") from None
     schedule = Schedule(
-        every=parse_duration(args.every or "15m") if not args.cron else None,
+        every=(args.every or parse_duration("15m")) if not args.cron else None,
         cron=args.cron,
-        jitter=parse_duration(args.jitter) if args.jitter not in ("0", "0s") else 0.0,
+        jitter=args.jitter,
     )
     runtime = runtime_from_args(args)
     metrics = Metrics()

@@ -14,9 +14,12 @@ import signal
 import sys
 import threading
 
-from reconciler.cli.common import EXIT_OK
+from reconciler.cli.common import EXIT_OK, bounded
 from reconciler.errors import ConfigError
 from reconciler.sandbox.faults import Faults, RateLimit
+
+# The org lives in memory: the bound keeps a typo (a zero too many) from exhausting it.
+MAX_USERS = 1_000_000
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,8 +29,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Serve a faithful local emulation of the Genesys Cloud endpoints reconciler "
         "uses, with a generated org, on 127.0.0.1.",
     )
-    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
-    p.add_argument("--users", type=int, default=500, help="users in the generated org (default 500)")
+    p.add_argument(
+        "--port",
+        type=bounded(int, 0, 65535),
+        default=8765,
+        help="port on 127.0.0.1, 0 to 65535 (default 8765; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--users",
+        type=bounded(int, 1, MAX_USERS),
+        default=500,
+        help=f"users in the generated org, 1 to {MAX_USERS:,} (default 500)",
+    )
     p.add_argument("--seed", type=int, default=7, help="seed for the generated org (default 7)")
     p.add_argument("--state-file", metavar="PATH", help="keep the org in this JSON file across restarts")
     p.add_argument(
@@ -46,13 +59,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="for time-scaled runs: Retry-After in fractions of a second (Genesys sends whole seconds)",
     )
-    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="added to every API request")
     p.add_argument(
-        "--search-lag",
-        type=float,
+        "--latency",
+        type=bounded(float, 0, 60),
         default=0.0,
         metavar="SECONDS",
-        help="how far the search index lags behind writes (default 0)",
+        help="added to every API request, 0 to 60 (default 0)",
+    )
+    p.add_argument(
+        "--search-lag",
+        type=bounded(float, 0, 3600),
+        default=0.0,
+        metavar="SECONDS",
+        help="how far the search index lags behind writes, 0 to 3600 (default 0)",
     )
     p.add_argument(
         "--fault",

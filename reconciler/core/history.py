@@ -131,6 +131,11 @@ class HistoryFold:
         self.base: Mapping[str, UserHistory] = base if base is not None else {}
         self.changed: dict[str, UserHistory] = {}
         self.records = 0
+        # Each user's history just before its latest deactivation intent: a deactivation Genesys
+        # refused outright (``refused`` on the outcome: nothing changed) is rolled back to it, so
+        # it neither owes a revoke nor counts as a deactivation (a later login is no "impossible
+        # login"). An intent and its outcome are written in the same run, before any compaction.
+        self._before_intent: dict[str, UserHistory | None] = {}
 
     def add(self, r: Mapping[str, Any]) -> None:
         self.records += 1
@@ -138,6 +143,12 @@ class HistoryFold:
         if not isinstance(user_id, str):
             return
         before = self.changed.get(user_id) or self.base.get(user_id)
+        if r.get("action") == "deactivate":
+            if r.get("event") == "intent":
+                self._before_intent[user_id] = before
+            elif r.get("outcome") == "failed" and r.get("refused") is True and user_id in self._before_intent:
+                self.changed[user_id] = self._before_intent.pop(user_id) or UserHistory()
+                return
         after = fold_record(before, r)
         if after is not None and after is not before:
             self.changed[user_id] = after

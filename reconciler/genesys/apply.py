@@ -17,11 +17,20 @@ Apply checks its input and its output:
   or the change is ``failed`` as an inconsistent result.
 
 One user's failure never stops the others: each change ends ``applied``,
-``failed`` (with the API error) or ``skipped`` (with why). A revoke is skipped
-only when Genesys refused the deactivation before it (a 4xx: nothing landed);
-after a timeout, a 5xx or anything unexpected the PATCH may have landed, so
-the sessions are ended anyway. A ledger that cannot be written is reported
-and fails the run, but never stops a lock-out.
+``failed`` (with the API error) or ``skipped`` (with why). Whether a failed
+state change landed is decided by Genesys's answer (``ApiError.nothing_changed``),
+never by the exception class: only a definite 4xx refusal proves nothing
+changed, and only then is the user's revoke skipped; after a 5xx of any kind,
+a 3xx, a timeout, a dropped connection or a body we cannot parse the PATCH
+may have landed, so the sessions are ended anyway. A PATCH whose first answer
+was lost and whose retry is refused as stale, with the user now in the target
+state, landed: it is ``applied``, not ``skipped``.
+
+A stop condition (``should_stop``: a signal, a service shutting down) is asked
+before each user begins: once it gives a reason, no new user starts, the users
+in flight finish both their writes, and the rest are ``skipped`` with that
+reason. A ledger that cannot be written is reported and fails the run, but
+never stops a lock-out.
 """
 
 from __future__ import annotations
@@ -29,24 +38,15 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconciler.core.instants import utc_iso
 from reconciler.core.model import Action
 from reconciler.core.plan import Change, Plan
-from reconciler.core.results import STOPPED, ApplyResult, Outcome, Result
+from reconciler.core.results import ApplyResult, Outcome, Result, StopCheck, not_started
 from reconciler.core.settings import Settings
-from reconciler.errors import (
-    ApiError,
-    BadRequest,
-    Forbidden,
-    LedgerError,
-    NotFound,
-    PlanRefused,
-    VersionConflict,
-)
+from reconciler.errors import ApiError, LedgerError, NotFound, PlanRefused, VersionConflict
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.live import parse_user
 from reconciler.ledger import Ledger
@@ -54,9 +54,6 @@ from reconciler.ledger import Ledger
 __all__ = ["ApplyResult", "Outcome", "Result", "execute"]
 
 log = logging.getLogger("reconciler.genesys.apply")
-
-
-_REFUSALS = (BadRequest, Forbidden, NotFound, VersionConflict)  # 4xx answers: the write did not land
 
 
 class _UserRun:
@@ -67,6 +64,7 @@ class _UserRun:
         self.settings = settings
         self.ledger = ledger
         self.ledger_failures = 0
+        self.ledger_error: str | None = None
         self._lock = threading.Lock()
 
     def run(self, changes: list[Change]) -> list[Result]:
@@ -80,12 +78,12 @@ class _UserRun:
                     )
                 )
                 continue
-            result, refused_now = self._attempt(change)
+            result = self._attempt(change)
             results.append(result)
             if change.action is not Action.REVOKE_TOKENS:
-                # After any other failure (a timeout, a 5xx, a crash) the PATCH may have landed:
-                # ending the sessions is then essential, and harmless if it did not land.
-                refused = refused_now
+                # After any other failure (a timeout, a 5xx, a 3xx, a crash) the PATCH may have
+                # landed: ending the sessions is then essential, and harmless if it did not land.
+                refused = result.refused
         return results
 
     # --- ledger -------------------------------------------------------------------
@@ -99,7 +97,10 @@ class _UserRun:
         except LedgerError as exc:
             with self._lock:
                 self.ledger_failures += 1
-            log.error("audit ledger: %s", exc, extra={"event": "ledger_failed"})
+                first = self.ledger_error is None
+                self.ledger_error = self.ledger_error or str(exc)
+            if first:  # once: a full disk would otherwise log two lines per write
+                log.error("audit ledger: %s; the writes go on", exc, extra={"event": "ledger_failed"})
 
     def _intent(self, change: Change) -> str:
         attempt = uuid.uuid4().hex
@@ -146,6 +147,7 @@ class _UserRun:
                 "version_after": result.version_after,
                 "reason_code": c.reason_code,
                 "changed_by": c.changed_by.as_dict() if c.changed_by is not None else None,
+                "refused": result.refused,
             }
         )
         level = logging.WARNING if result.outcome is Outcome.FAILED else logging.INFO
@@ -166,20 +168,19 @@ class _UserRun:
 
     # --- writes -------------------------------------------------------------------
 
-    def _attempt(self, change: Change) -> tuple[Result, bool]:
-        """(result, refused): refused means Genesys said no, so the write certainly did not land."""
+    def _attempt(self, change: Change) -> Result:
         attempt = self._intent(change)
         try:
             if change.action is Action.REVOKE_TOKENS:
-                return self._revoke(change, attempt), False
+                return self._revoke(change, attempt)
             return self._set_state(change, attempt)
         except ApiError as exc:
-            failed = Result(change, Outcome.FAILED, exc.message, exc.as_dict())
-            return self._outcome(attempt, failed), isinstance(exc, _REFUSALS)
+            failed = Result(change, Outcome.FAILED, exc.message, exc.as_dict(), refused=exc.nothing_changed)
+            return self._outcome(attempt, failed)
         except Exception as exc:  # one user's surprise must not cost the others their results
             log.exception("%s %s failed unexpectedly", change.action.value, change.user_id)
             failed = Result(change, Outcome.FAILED, f"unexpected {type(exc).__name__}: {exc}")
-            return self._outcome(attempt, failed), False
+            return self._outcome(attempt, failed)
 
     def _revoke(self, change: Change, attempt: str) -> Result:
         try:
@@ -198,7 +199,7 @@ class _UserRun:
             server_time=utc_iso(server) if server else None,
         )
 
-    def _set_state(self, change: Change, attempt: str) -> tuple[Result, bool]:
+    def _set_state(self, change: Change, attempt: str) -> Result:
         # The state written comes from the action, never from the plan's free-text fields.
         target = "inactive" if change.action is Action.DEACTIVATE else "active"
         version = change.version
@@ -209,19 +210,18 @@ class _UserRun:
                     resp = self.client.set_state(change.user_id, target, version)
                 else:
                     resp = self.client.set_state(change.user_id, target, version, reason_code=change.reason_code)
-            except VersionConflict:
+            except VersionConflict as conflict:
                 fresh = self._reread(change)
+                ours = conflict.earlier_attempt_unanswered  # our own first attempt may have landed
                 if fresh.state == target:
-                    return self._outcome(
-                        attempt,
-                        Result(
-                            change,
-                            Outcome.SKIPPED,
-                            f"already {target}: changed since the plan (by someone else, or by an earlier attempt "
-                            f"whose answer was lost)",
-                            version_after=fresh.version,
-                        ),
-                    ), False
+                    message = (
+                        f"landed: the first answer was lost, the retry was refused as stale and the user is now "
+                        f"{target}"
+                        if ours
+                        else f"already {target}: changed since the plan by someone else"
+                    )
+                    outcome = Outcome.APPLIED if ours else Outcome.SKIPPED
+                    return self._outcome(attempt, Result(change, outcome, message, version_after=fresh.version))
                 if fresh.state != change.before or fresh.version is None:
                     return self._outcome(
                         attempt,
@@ -229,8 +229,9 @@ class _UserRun:
                             change,
                             Outcome.FAILED,
                             f"the user changed to {fresh.state!r} since the plan; not touching it",
+                            refused=not ours,
                         ),
-                    ), True
+                    )
                 log.info("%s: version %s is stale, retrying with %s", change.user_id, version, fresh.version)
                 version = fresh.version
                 continue
@@ -245,7 +246,7 @@ class _UserRun:
                         f"inconsistent result after apply: asked for {target}, Genesys returned {returned!r}",
                     ),
                     correlation_id=resp.correlation_id,
-                ), False
+                )
             new_version = after_version if isinstance(after_version, int) else None
             server = resp.server_time
             return self._outcome(
@@ -253,7 +254,7 @@ class _UserRun:
                 Result(change, Outcome.APPLIED, version_after=new_version),
                 correlation_id=resp.correlation_id,
                 server_time=utc_iso(server) if server else None,
-            ), False
+            )
         return self._outcome(
             attempt,
             Result(
@@ -261,8 +262,9 @@ class _UserRun:
                 Outcome.FAILED,
                 f"version conflict {self.settings.conflict_retries + 1} times in a row: another writer keeps changing "
                 f"this user",
+                refused=True,
             ),
-        ), True
+        )
 
     def _reread(self, change: Change) -> Any:
         raws = self.client.users_by_ids([change.user_id])
@@ -279,9 +281,12 @@ def execute(
     *,
     settings: Settings,
     ledger: Ledger | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: StopCheck = lambda: None,
 ) -> ApplyResult:
-    """Make the plan's changes. Raises PlanRefused for a plan with errors; otherwise returns outcomes."""
+    """Make the plan's changes. Raises PlanRefused for a plan with errors; otherwise returns outcomes.
+
+    ``should_stop`` is asked before each user begins; once it gives a reason, no new user starts.
+    """
     if plan.has_errors:
         raise PlanRefused(f"the plan has {len(plan.errors)} error(s); nothing was applied")
     groups: dict[str, list[Change]] = {}
@@ -289,10 +294,13 @@ def execute(
         groups.setdefault(change.user_id, []).append(change)
     runner = _UserRun(client, settings, ledger)
     by_user: dict[str, list[Result]] = {}
+    stopped: list[str] = []  # the reason the run stopped starting users, once it did
 
     def work(user_id: str) -> list[Result]:
-        if should_stop():
-            return [Result(c, Outcome.SKIPPED, STOPPED) for c in groups[user_id]]
+        reason = should_stop()
+        if reason is not None:
+            stopped.append(reason)
+            return [Result(c, Outcome.SKIPPED, not_started(reason)) for c in groups[user_id]]
         return runner.run(groups[user_id])
 
     # Sized from the pace and the latency the plan's reads measured (Little's law), --concurrency a cap.
@@ -307,7 +315,11 @@ def execute(
                 log.exception("applying the changes of %s failed", uid)
                 by_user[uid] = [Result(c, Outcome.FAILED, f"unexpected {type(exc).__name__}") for c in groups[uid]]
     results = [r for uid in groups for r in by_user[uid]]
-    interrupted = any(r.message == STOPPED for r in results)
     return ApplyResult(
-        plan=plan, results=tuple(results), interrupted=interrupted, ledger_failures=runner.ledger_failures
+        plan=plan,
+        results=tuple(results),
+        interrupted=bool(stopped),
+        stop_reason=stopped[0] if stopped else None,
+        ledger_failures=runner.ledger_failures,
+        ledger_error=runner.ledger_error,
     )

@@ -281,7 +281,18 @@ class ApiSession:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(self._send_with_auth, method, path, params, json)
+        unanswered = False  # an earlier attempt got no trustworthy answer, so it may have taken effect
+
+        def attempt() -> ApiResponse:
+            nonlocal unanswered
+            try:
+                return self._send_with_auth(method, path, params, json)
+            except ApiError as exc:
+                exc.earlier_attempt_unanswered = unanswered
+                unanswered = unanswered or not exc.nothing_changed
+                raise
+
+        return retrying(attempt)
 
     # --- one attempt --------------------------------------------------------------
 
@@ -356,7 +367,11 @@ class ApiSession:
             raise self._error(resp, method, path, Forbidden, "permission denied")
         if status == 404:
             raise self._error(resp, method, path, NotFound, "not found")
-        raise self._error(resp, method, path, BadRequest, f"HTTP {status}")
+        if 400 <= status < 500:
+            raise self._error(resp, method, path, BadRequest, f"HTTP {status}")
+        # A 3xx (redirects are not followed: a write must not be re-sent elsewhere) or a 5xx that
+        # is not a documented transient one: not a refusal, so the write may have landed.
+        raise self._error(resp, method, path, UnexpectedResponse, f"unexpected answer HTTP {status}")
 
     @staticmethod
     def _error(

@@ -16,7 +16,9 @@ Bump ``FORMAT_VERSION`` on any incompatible change.
                  at: ISO time | null}; null on a change that corrects no drift.
     apply only:
     results:  [{action, id, email, outcome, message, error: {status, code, correlation_id, message} | null}]
-    outcomes: {applied, failed, skipped}, ledger_failures
+    outcomes: {applied, failed, skipped}, ledger_failures,
+    ledger_error (the first ledger failure, naming the file and the cause, or null),
+    stopped (why the run stopped starting users, or null)
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ def apply_document(result: ApplyResult) -> dict[str, Any]:
     ]
     doc["outcomes"] = {o.value: result.count(o) for o in Outcome}
     doc["ledger_failures"] = result.ledger_failures
+    doc["ledger_error"] = result.ledger_error
+    doc["stopped"] = result.stop_reason
     return doc
 
 

@@ -162,4 +162,9 @@ def render_apply(result: ApplyResult, *, max_rows: int = DEFAULT_ROWS) -> str:
         out.append("")
     else:
         out += ["Nothing to do.", ""]
+    if result.interrupted:
+        out += [f"Stopped ({_cell(result.stop_reason or '')}): users not started are listed as skipped.", ""]
+    if result.ledger_failures:
+        why = _cell(result.ledger_error or "see the log")
+        out += [f"The audit ledger could not be written {result.ledger_failures} time(s): {why}", ""]
     return visible_lines(out)

@@ -132,6 +132,9 @@ def render_apply(result: ApplyResult) -> str:
     else:
         status = "complete" if result.ok else ("interrupted" if result.interrupted else "incomplete")
         out.append(f"Apply {status}: {applied} applied, {failed} failed, {skipped} skipped.")
+    if result.interrupted:
+        out.append(f"Stopped ({result.stop_reason}): users not started are listed as skipped.")
     if result.ledger_failures:
-        out.append(f"The audit ledger could not be written {result.ledger_failures} time(s); see the log.")
+        why = f": {result.ledger_error}" if result.ledger_error else "; see the log"
+        out.append(f"The audit ledger could not be written {result.ledger_failures} time(s){why}.")
     return visible_lines(out)  # a value holding a newline or an escape stays on its own line, visibly
