@@ -29,6 +29,7 @@ __all__ = [
     "EXIT_CHANGES",
     "EXIT_ERROR",
     "EXIT_OK",
+    "EXIT_USAGE",
     "add_desired_dir",
     "add_format",
     "add_release",
@@ -42,6 +43,7 @@ __all__ = [
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_USAGE = 2  # as argparse: the command line itself is wrong
 
 # More requests in flight than the automatic ceiling only queue on the per-token rate limit; the
 # ceiling on the pace is far above any Genesys limit and is there for time-scaled sandbox runs.
@@ -210,6 +212,10 @@ class _Redact(logging.Filter):
         super().__init__()
         self.secrets: tuple[str, ...] = ()
 
+    def reset(self, secrets: Iterable[str]) -> None:
+        self.secrets = ()
+        self.add(secrets)
+
     def add(self, secrets: Iterable[str]) -> None:
         self.secrets = tuple(dict.fromkeys((*self.secrets, *(s for s in secrets if s))))
 
@@ -262,7 +268,7 @@ def configure_logging(verbosity: int, log_format: str = "text", env: Mapping[str
         handler.setFormatter(_JsonFormatter())
     else:
         handler.setFormatter(_TextFormatter("reconciler: %(levelname)s: %(message)s"))
-    _REDACTION.add((env.get("GENESYSCLOUD_OAUTHCLIENT_SECRET", ""),))  # before any connection exists
+    _REDACTION.reset((env.get("GENESYSCLOUD_OAUTHCLIENT_SECRET", ""),))  # before any connection exists
     handler.addFilter(_REDACTION)
     root = logging.getLogger("reconciler")
     root.handlers[:] = [handler]
