@@ -25,14 +25,14 @@ from reconciler.core.history import History
 from reconciler.core.model import DesiredState, LiveState, LiveUser
 from reconciler.core.plan import Plan, Problem, build, select_targets
 from reconciler.core.results import ApplyResult, StopCheck
-from reconciler.core.saved import mismatches, stale_reasons
+from reconciler.core.saved import differences
 from reconciler.core.settings import Settings
-from reconciler.errors import DesiredStateError, LedgerError, StalePlan
+from reconciler.errors import LedgerError, StalePlan
 from reconciler.genesys.apply import execute
 from reconciler.genesys.attribution import Attribution, attribute
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.config import Connection
-from reconciler.genesys.live import read_live, read_users
+from reconciler.genesys.live import read_live
 from reconciler.genesys.session import ApiSession
 from reconciler.ledger import Ledger, compact, default_ledger_path, read_history
 
@@ -192,29 +192,22 @@ class Runtime:
         )
         return PlanRun(desired, live, plan)
 
-    def check_saved(self, plan: Plan) -> None:
-        """Refuse a saved plan whose files or users have moved since it was made (StalePlan)."""
-        desired: DesiredState | None
-        try:
-            desired = load_desired(plan.desired_root or self.desired_dir, self.settings)
-        except DesiredStateError:
-            desired = None
-        live, unread = read_users(self.client(), [c.user_id for c in plan.changes], self.settings)
-        reasons = stale_reasons(plan, desired, live, list(unread))
-        if not reasons and desired is not None:
-            wrong = mismatches(plan, desired, live)
-            if wrong:
-                raise StalePlan(
-                    f"the saved plan asks for changes its desired state does not ({len(wrong)}); "
-                    f"nothing was applied. Was it edited by hand? Make a new plan",
-                    tuple(wrong),
-                )
+    def verify_saved(self, saved: Plan) -> Plan:
+        """Plan again from the files and the live org; the new plan if it equals ``saved``, else StalePlan.
+
+        The saved plan's targets, --allow-mass-change and --release are the options it was made with
+        (recorded in the file); everything else (the folder, the policy, the budget, who is who, what is due) comes
+        from the files and the org now. Raises DesiredStateError for files that no longer load.
+        """
+        fresh = self.plan(targets=saved.targets, allow_mass_change=saved.allow_mass_change, release=saved.release).plan
+        reasons = differences(saved, fresh)
         if reasons:
             raise StalePlan(
-                f"the saved plan is stale ({len(reasons)} reason(s)); nothing was applied. "
-                f"Make a new plan and review it",
+                f"the saved plan is not what the files and the org call for now ({len(reasons)} difference(s)); "
+                f"nothing was applied. Make a new plan and review it",
                 tuple(reasons),
             )
+        return fresh
 
     def apply(self, plan: Plan, *, should_stop: StopCheck = lambda: None) -> ApplyResult:
         """Make the plan's changes, journalled in the ledger. A ledger failure never stops a write.

@@ -62,7 +62,7 @@ def test_a_plan_made_stale_by_a_concurrent_change_is_refused(cli: Any, sandbox: 
     result = cli("apply", "plan.json", env=sandbox.env)
     assert result.code == 1
     assert "user john.roe@example.com changed since the plan: version 4 -> 5, state active -> active" in result.err
-    assert "the saved plan is stale" in result.err
+    assert "the saved plan is not what the files and the org call for now" in result.err
     assert sandbox.writes(mark) == []
 
 
@@ -206,6 +206,10 @@ def test_pull_request_plans_use_a_view_only_client_apart_from_apply() -> None:
     assert plan == drift == {"GENESYSCLOUD_VIEW_OAUTHCLIENT_ID", "GENESYSCLOUD_VIEW_OAUTHCLIENT_SECRET"}
     assert apply == {"GENESYSCLOUD_APPLY_OAUTHCLIENT_ID", "GENESYSCLOUD_APPLY_OAUTHCLIENT_SECRET"}
     assert gha["apply"]["jobs"]["apply"]["environment"] == "genesys-production"  # environment secrets
+    for path in (ROOT / "examples/github-actions").glob("*.yml"):  # every other workflow only reads
+        if path.name != "reconciler-apply.yml":
+            for job in yaml.safe_load(path.read_text())["jobs"].values():
+                assert _credentials(job["env"]) == plan, path.name
     assert "environment" not in gha["plan"]["jobs"]["plan"]
     gitlab = yaml.safe_load((ROOT / "examples/gitlab-ci/.gitlab-ci.yml").read_text())
     view = {"RECONCILER_VIEW_CLIENT_ID", "RECONCILER_VIEW_CLIENT_SECRET"}

@@ -2,10 +2,14 @@
 
 With a folder, it plans first (the same plan `reconciler plan` shows), then
 asks on a terminal; without a terminal it refuses unless ``--auto-approve``.
-With a saved plan file (`reconciler plan --out`), it applies exactly that
-plan: no prompt (a saved plan counts as reviewed), and a refusal, before any
-write, if a desired-state file or a planned user changed since. Exit 0 when
-everything needed was done (or nothing was needed), 1 otherwise.
+With a saved plan file (`reconciler plan --out`), it plans again from the
+desired-state folder (``--desired-state``, default ``desired_state``) and the
+live org, and applies only if that plan's changes equal the saved ones
+exactly; otherwise it names what differs and writes nothing. No prompt: a
+saved plan counts as reviewed. ``--target``, ``--allow-mass-change`` and
+``--release`` are usage errors with a saved plan (the plan is made with them). Exit 0 when
+everything needed was done (or nothing was needed), 1 otherwise, 2 for a
+usage error, 130/143 when stopped by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,8 +18,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_format, add_release, add_run_options, emit, runtime_from_args
+from reconciler.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_format,
+    add_release,
+    add_run_options,
+    emit,
+    runtime_from_args,
+)
 from reconciler.cli.plan import render
+from reconciler.cli.stopping import SignalStop
 from reconciler.core.plan import Plan
 from reconciler.core.report import jsondoc as json_report
 from reconciler.core.report import markdown as markdown_report
@@ -44,6 +58,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_format(p, ("text", "json", "markdown"))
     add_run_options(p)
     add_release(p)
+    p.add_argument(
+        "--desired-state",
+        metavar="DIR",
+        help="with a saved plan: the desired-state folder to plan again from and compare (default: desired_state)",
+    )
     p.add_argument("--auto-approve", action="store_true", help="apply without asking for confirmation")
     p.set_defaults(run=run)
 
@@ -72,30 +91,33 @@ def _refuse(plan: Plan, fmt: str, why: str) -> int:
 
 
 def _execute(runtime: Runtime, plan: Plan, fmt: str, *, show_plan: bool) -> int:
-    """The common tail: (show the plan,) apply it, report, exit code."""
+    """The common tail: (show the plan,) apply it, report, exit code.
+
+    While it writes, SIGINT/SIGTERM stop it cleanly (stopping.py): the results so far are
+    printed and the exit code is 130 or 143.
+    """
+    brake = SignalStop()
     try:
         if show_plan and fmt == "text":
             emit(text_report.render_plan(plan))
-        result = runtime.apply(plan)
+        with brake.installed():
+            result = runtime.apply(plan, should_stop=brake.reason)
     finally:
         runtime.close()
     emit(_render_result(result, fmt))
+    if brake.exit_code is not None:
+        return brake.exit_code
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
 def _saved(path: Path, args: argparse.Namespace) -> int:
     plan = load_plan_file(path)
-    if args.target or args.allow_mass_change or args.release:
-        sys.stderr.write(
-            "reconciler: --target, --allow-mass-change and --release are fixed when the plan is made; "
-            "they are ignored for a saved plan\n"
-        )
     if plan.has_errors:
         return _refuse(plan, args.format, f"the saved plan has {len(plan.errors)} error(s)")
-    # The ledger (and the staleness check) belong to the folder the plan was made from.
-    runtime = runtime_from_args(args, desired_dir=Path(plan.desired_root or "."))
+    # Re-plan from the folder named now (never the one the file names), as the plan was made.
+    runtime = runtime_from_args(args, desired_dir=Path(args.desired_state))
     try:
-        runtime.check_saved(plan)
+        fresh = runtime.verify_saved(plan)
     except StalePlan as exc:
         runtime.close()
         for reason in exc.reasons:
@@ -105,7 +127,31 @@ def _saved(path: Path, args: argparse.Namespace) -> int:
     except BaseException:
         runtime.close()
         raise
-    return _execute(runtime, plan, args.format, show_plan=True)
+    return _execute(runtime, fresh, args.format, show_plan=True)
+
+
+def _usage_error(message: str) -> int:
+    sys.stderr.write(f"reconciler apply: error: {message}\n")
+    return EXIT_USAGE
+
+
+def _misused_options(args: argparse.Namespace, saved: bool) -> str | None:
+    """Options that would change what a saved plan does are refused with it (as Terraform refuses -target)."""
+    if saved:
+        options = (
+            ("--target", bool(args.target), "--target EMAIL_OR_ID"),
+            ("--allow-mass-change", args.allow_mass_change, "--allow-mass-change"),
+            ("--release", bool(args.release), "--release USER"),
+        )
+        for option, given, usage in options:
+            if given:
+                return (
+                    f"{option} cannot be used with a saved plan: a saved plan applies exactly what was "
+                    f"reviewed. Make the plan with it: reconciler plan {usage} --out FILE"
+                )
+    elif args.desired_state is not None:
+        return "--desired-state is for a saved plan; with a folder, name the folder instead"
+    return None
 
 
 def _approved(plan: Plan, args: argparse.Namespace) -> bool:
@@ -126,7 +172,13 @@ def _approved(plan: Plan, args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    if Path(args.desired_dir).is_file():
+    saved = Path(args.desired_dir).is_file()
+    misuse = _misused_options(args, saved)
+    if misuse is not None:
+        return _usage_error(misuse)
+    if saved:
+        if args.desired_state is None:
+            args.desired_state = "desired_state"
         return _saved(Path(args.desired_dir), args)
     runtime = runtime_from_args(args)
     try:

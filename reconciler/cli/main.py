@@ -2,7 +2,8 @@
 
 This is the only place an exception becomes a message. Exit codes: 0 success,
 1 error (invalid files, API or configuration errors, refused or failed
-apply), 2 changes present (``plan --detailed-exitcode``), 130 interrupted.
+apply), 2 changes present (``plan --detailed-exitcode``) or a usage error,
+130 interrupted (SIGINT), 143 an apply stopped by SIGTERM (cli/stopping.py).
 """
 
 from __future__ import annotations

@@ -90,6 +90,8 @@ class Plan:
     desired_files: tuple[DesiredFile, ...] = ()
     created_at: datetime | None = None
     targets: tuple[str, ...] = ()
+    allow_mass_change: bool = False  # made with --allow-mass-change: recorded, so a saved plan re-plans alike
+    release: tuple[str, ...] = ()  # made with --release (emails or ids): recorded, likewise
     counts: Counter[str] = field(default_factory=Counter, compare=False)
 
     def __post_init__(self) -> None:
@@ -388,4 +390,6 @@ def build(
         desired_files=desired.files,
         created_at=now,
         targets=targets,
+        allow_mass_change=allow_mass_change,
+        release=release,
     )

@@ -1,11 +1,16 @@
-"""Saved plans: `plan --out plan.json` and `apply plan.json`.
+"""Saved plans: `plan --out plan.json` and `apply plan.json`. Pure (but for reading and writing the file).
 
 A saved plan is exactly the JSON document `plan --format json` prints (which
 already names the desired-state folder, its digest and every file's hash).
-``plan_from_document`` turns it back into the same immutable Plan, so apply
-runs what was reviewed and nothing else. Staleness (files or users that moved
-since) is judged by ``stale_reasons``, a pure comparison; the engine supplies
-the fresh reads.
+``plan_from_document`` turns it back into the same immutable Plan.
+
+A saved plan is re-verified, never trusted (Terraform's rule): at apply time
+the engine plans again from the files and the live org, and ``differences``
+compares the two. Apply goes ahead only if the new plan has no error, the
+files have the saved digest, and its changes equal the saved ones exactly
+(action, id, version, before, after, reason code; no more, no fewer). Nothing in the file
+decides what is allowed: not its problems, not its budget figures, not its
+folder.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,12 +28,12 @@ from reconciler.core.attribution import UNKNOWN, changed_by_from_dict
 from reconciler.core.desired.state import parse_window
 from reconciler.core.flapping import Held
 from reconciler.core.instants import parse_instant
-from reconciler.core.model import REASON_CODES, Action, DesiredEntry, DesiredFile, DesiredState, LiveUser
+from reconciler.core.model import REASON_CODES, Action, DesiredFile
 from reconciler.core.plan import Change, Pending, Plan, Problem
 from reconciler.core.report.jsondoc import FORMAT_VERSION, dumps, plan_document
 from reconciler.errors import ConfigError
 
-__all__ = ["load_plan_file", "mismatches", "plan_from_document", "stale_reasons", "write_plan_file"]
+__all__ = ["differences", "load_plan_file", "plan_from_document", "write_plan_file"]
 
 
 def _when(raw: Any) -> datetime | None:
@@ -110,7 +116,9 @@ def plan_from_document(doc: Mapping[str, Any]) -> Plan:
         desired_root=str(desired["path"]),
         desired_files=tuple(DesiredFile(str(f["path"]), str(f["sha256"])) for f in desired["files"]),
         created_at=_when(doc["created_at"]),
-        targets=tuple(desired["targets"]),
+        targets=tuple(str(t) for t in desired["targets"]),
+        allow_mass_change=desired.get("allow_mass_change") is True,
+        release=tuple(str(r) for r in desired.get("release", [])),
     )
 
 
@@ -134,87 +142,56 @@ def load_plan_file(path: str | os.PathLike[str]) -> Plan:
         raise ConfigError(f"{path} is not a reconciler plan file ({type(exc).__name__}: {exc})") from None
 
 
-def stale_reasons(
-    plan: Plan, desired: DesiredState | None, live: Mapping[str, LiveUser], unreadable: Sequence[str] = ()
-) -> list[str]:
-    """Why the saved plan no longer describes the world (empty: still current). Pure."""
+def _file_reasons(saved: Plan, fresh: Plan) -> list[str]:
+    then = {f.path: f.sha256 for f in saved.desired_files}
+    now = {f.path: f.sha256 for f in fresh.desired_files}
+    reasons = []
+    for name in sorted(then.keys() | now.keys()):
+        if name not in now:
+            reasons.append(f"file {name} was removed")
+        elif name not in then:
+            reasons.append(f"file {name} was added")
+        elif then[name] != now[name]:
+            reasons.append(f"file {name} changed")
+    return reasons or [f"the desired state's digest is {fresh.desired_digest}, the saved plan's {saved.desired_digest}"]
+
+
+def _key(c: Change) -> tuple[str, str, int, str, str, str | None]:
+    """What decides a write (the reason code picks PUT /state over PATCH). ``reason``, ``source`` are for people."""
+    return (c.action.value, c.user_id, c.version, c.before, c.after, c.reason_code)
+
+
+def _describe(c: Change) -> str:
+    code = f" with reason code {c.reason_code}" if c.reason_code else ""
+    return f"{c.action.value} {c.email or c.user_id} ({c.user_id}) {c.before} -> {c.after} at version {c.version}{code}"
+
+
+def differences(saved: Plan, fresh: Plan) -> list[str]:
+    """Why ``saved`` may not be applied, given ``fresh``, the plan made now (empty: apply it). Pure."""
     reasons: list[str] = []
-    if desired is None:
-        reasons.append(f"the desired-state folder {plan.desired_root} cannot be read")
-    elif desired.digest != plan.desired_digest:
-        then = {f.path: f.sha256 for f in plan.desired_files}
-        now = {f.path: f.sha256 for f in desired.files}
-        for name in sorted(then.keys() | now.keys()):
-            if name not in now:
-                reasons.append(f"file {name} was removed")
-            elif name not in then:
-                reasons.append(f"file {name} was added")
-            elif then[name] != now[name]:
-                reasons.append(f"file {name} changed")
-    for user_id in unreadable:
-        reasons.append(f"user {user_id} could not be read back")
-    seen: set[str] = set()
-    for change in plan.changes:
-        if change.user_id in seen or change.user_id in unreadable:
+    if fresh.desired_digest != saved.desired_digest:
+        reasons += _file_reasons(saved, fresh)
+    reasons += [f"the plan made now has an error: {p.message} [{p.code}]" for p in fresh.errors]
+    surplus = Counter(_key(c) for c in saved.changes)
+    surplus.subtract(_key(c) for c in fresh.changes)  # > 0: only in the saved plan; < 0: only in the new one
+    fresh_by_user = {(c.action, c.user_id): c for c in fresh.changes}
+    saved_by_user = {(c.action, c.user_id) for c in saved.changes}
+    for change in saved.changes:
+        if surplus[_key(change)] <= 0:
             continue
-        seen.add(change.user_id)
-        who = change.email or change.user_id
-        user = live.get(change.user_id)
-        if user is None:
-            reasons.append(f"user {who} ({change.user_id}) no longer exists")
+        surplus[_key(change)] -= 1
+        current = fresh_by_user.get((change.action, change.user_id))
+        if current is not None and (current.version, current.before) != (change.version, change.before):
+            reasons.append(
+                f"user {change.email or change.user_id} changed since the plan: version {change.version} -> "
+                f"{current.version}, state {change.before} -> {current.before}"
+            )
+        else:
+            reasons.append(f"the saved plan has a change the files and the org do not call for: {_describe(change)}")
+    for change in fresh.changes:
+        if surplus[_key(change)] >= 0:
             continue
-        expected_state = change.before if change.action is not Action.REVOKE_TOKENS else change.after
-        if user.version != change.version or user.state != expected_state:
-            reasons.append(
-                f"user {who} changed since the plan: version {change.version} -> {user.version}, "
-                f"state {expected_state} -> {user.state}"
-            )
-    return reasons
-
-
-def _declared_code(change: Change, entry: DesiredEntry, desired: DesiredState) -> str | None:
-    if change.action is not Action.DEACTIVATE:
-        return None
-    return entry.reason_code or desired.policy.default_reason_code
-
-
-_SHAPES = {
-    Action.DEACTIVATE: ("active", "inactive"),
-    Action.REACTIVATE: ("inactive", "active"),
-    Action.REVOKE_TOKENS: ("inactive", "inactive"),
-}
-
-
-def mismatches(plan: Plan, desired: DesiredState, live: Mapping[str, LiveUser]) -> list[str]:
-    """Changes the desired state does not call for (a plan file edited by hand, or a bug). Pure.
-
-    Every saved change must be one the named desired state asks for: a declared
-    user, its declared state, the only transition its action can make, and not
-    a protected user. Only then may apply send it.
-    """
-    by_id = {e.id: e for e in desired.entries if e.id}
-    by_email = {e.email_key: e for e in desired.entries if e.email_key}
-    reasons: list[str] = []
-    for change in plan.changes:
-        user = live.get(change.user_id)
-        who = change.email or change.user_id
-        if (change.before, change.after) != _SHAPES[change.action]:
-            reasons.append(
-                f"{change.action.value} of {who} goes from {change.before} to {change.after}, "
-                f"which that action cannot do"
-            )
-            continue
-        email = user.email.lower() if user is not None and user.email else None
-        entry = by_id.get(change.user_id) or (by_email.get(email) if email else None)
-        if entry is None:
-            reasons.append(f"{who} ({change.user_id}) is not declared in the desired state")
-        elif entry.state != change.after:
-            reasons.append(f"{who} is declared {entry.state}, but the plan makes it {change.after}")
-        elif desired.policy.is_protected(change.user_id, email) or desired.policy.is_protected(None, entry.email):
-            reasons.append(f"{who} is protected by the policy")
-        elif change.action is not Action.REVOKE_TOKENS and change.reason_code != _declared_code(change, entry, desired):
-            reasons.append(
-                f"{who}: the plan records reason code {change.reason_code!r}, the desired state says "
-                f"{_declared_code(change, entry, desired)!r}"
-            )
+        surplus[_key(change)] += 1
+        if (change.action, change.user_id) not in saved_by_user:
+            reasons.append(f"the files and the org now call for a change the saved plan lacks: {_describe(change)}")
     return reasons

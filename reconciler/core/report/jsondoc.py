@@ -4,7 +4,7 @@ The document's keys are a contract with users' CI scripts; tests pin them.
 Bump ``FORMAT_VERSION`` on any incompatible change.
 
     format_version, kind ("plan" | "apply"), created_at,
-    desired:  {path, digest, files: [{path, sha256}], managed, targets}
+    desired:  {path, digest, files: [{path, sha256}], managed, targets, allow_mass_change, release}
     summary:  {deactivate, reactivate, revoke_tokens, unchanged, pending, held, errors, warnings, managed}
     changes:  [{action, id, email, name, before, after, version, source, reason, ticket, detail,
                 reason_code, changed_by}]
@@ -112,6 +112,8 @@ def plan_document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
             "files": [{"path": f.path, "sha256": f.sha256} for f in plan.desired_files],
             "managed": plan.managed,
             "targets": list(plan.targets),
+            "allow_mass_change": plan.allow_mass_change,
+            "release": list(plan.release),
         },
         "summary": summary(plan),
         "changes": [change_dict(c) for c in plan.changes],
