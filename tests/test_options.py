@@ -37,6 +37,8 @@ from reconciler.sandbox.org import WELL_KNOWN
         (["sandbox", "--latency=-0.5"], "expected a number from 0 to 60"),
         (["sandbox", "--search-lag=-1"], "expected a number from 0 to 3600"),
         (["demo", "--users", "3"], f"expected a whole number from {MIN_DEMO_USERS} to 100000"),
+        (["propose", "--requests-per-minute", "0"], "'0' is out of range: expected a number from 1 to 1000000"),
+        (["propose", "--dormant", "99999999999d"], "'99999999999d' is too old an age"),
     ],
 )
 def test_out_of_range_numbers_are_usage_errors_naming_the_range(

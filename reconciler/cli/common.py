@@ -30,6 +30,8 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
     "EXIT_USAGE",
+    "MAX_CONCURRENCY",
+    "MAX_REQUESTS_PER_MINUTE",
     "add_desired_dir",
     "add_format",
     "add_release",
@@ -130,7 +132,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--requests-per-minute",
         type=bounded(float, 1, MAX_REQUESTS_PER_MINUTE),
         metavar="N",
-        help=f"pace ceiling when Genesys sends no rate headers, 1 to {MAX_REQUESTS_PER_MINUTE:g} "
+        help=f"pace ceiling when Genesys sends no rate headers, 1 to {MAX_REQUESTS_PER_MINUTE:.0f} "
         f"(default {Settings().requests_per_minute:g})",
     )
 

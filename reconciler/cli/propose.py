@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconciler.cli.common import EXIT_CHANGES, EXIT_OK, add_desired_dir, runtime_from_args
+from reconciler.cli.common import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    MAX_REQUESTS_PER_MINUTE,
+    add_desired_dir,
+    bounded,
+    runtime_from_args,
+)
 from reconciler.core.desired import load_desired
 from reconciler.core.model import DesiredEntry, Policy
 from reconciler.core.propose.dates import DateRule
@@ -110,9 +117,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--requests-per-minute",
-        type=float,
+        type=bounded(float, 1, MAX_REQUESTS_PER_MINUTE),
         metavar="N",
-        help=f"pace ceiling when Genesys sends no rate headers (default {Settings().requests_per_minute:g})",
+        help=f"pace ceiling when Genesys sends no rate headers, 1 to {MAX_REQUESTS_PER_MINUTE:.0f} "
+        f"(default {Settings().requests_per_minute:g})",
     )
     p.add_argument(
         "--read-strategy",

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import base64
 import logging
-import math
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -54,6 +52,7 @@ from reconciler.errors import (
     VersionConflict,
 )
 from reconciler.genesys.config import Connection
+from reconciler.genesys.headers import date_header, retry_after_seconds
 from reconciler.genesys.pacer import Pacer
 from reconciler.genesys.trust import transport_failure
 
@@ -75,18 +74,7 @@ class ApiResponse:
     @property
     def server_time(self) -> datetime | None:
         """The response's Date header: Genesys's clock, to compare with its timestamps."""
-        return _dated(self.headers)
-
-
-def _dated(headers: Mapping[str, str]) -> datetime | None:
-    """The Date header of an answer, or None when it is missing or unreadable."""
-    raw = headers.get("date")
-    try:
-        when = parsedate_to_datetime(raw) if raw else None
-    except (TypeError, ValueError):
-        return None
-    # "-0000" parses as naive; an HTTP date is always UTC.
-    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+        return date_header(self.headers)
 
 
 class ApiStats:
@@ -348,7 +336,7 @@ class ApiSession:
             self._note_server_time(answer.server_time)
             return answer
         if status == 429:
-            retry_after = _retry_after(resp.headers.get("retry-after"), _dated(resp.headers))
+            retry_after = retry_after_seconds(resp.headers.get("retry-after"), date_header(resp.headers))
             wait = retry_after if retry_after is not None else 1.0
             if wait <= self.settings.max_retry_after:
                 self.pacer.rate_limited_for(wait)
@@ -391,24 +379,3 @@ class ApiSession:
         return kind(
             message, status=resp.status_code, code=code, correlation_id=correlation, request=f"{method} {path}", **extra
         )
-
-
-def _retry_after(raw: str | None, answered_at: datetime | None) -> float | None:
-    """Retry-After in seconds: Genesys sends whole seconds; an HTTP date is accepted too.
-
-    A date is Genesys's clock, so it is measured from the answer's own Date header
-    (``answered_at``); the local clock is only the fallback when the answer was undated.
-    """
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - (answered_at.timestamp() if answered_at else time.time())
-    return max(0.0, seconds) if math.isfinite(seconds) else None
