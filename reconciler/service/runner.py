@@ -242,7 +242,9 @@ class Service:
                 changed_by=actors,
             )
             return
-        result = self.runtime.apply(plan, should_stop=self._stop_reason)
+        result = self.runtime.apply(
+            plan, should_stop=lambda: "the service is stopping" if self.stopping.is_set() else None
+        )
         for r in result.results:
             self.metrics.changes.labels(action=r.change.action.value, outcome=r.outcome.value).inc()
         report.applied = result.count(Outcome.APPLIED)
@@ -375,10 +377,6 @@ class Service:
 
     def stop(self, *_: Any) -> None:
         self.stopping.set()
-
-    def _stop_reason(self) -> str | None:
-        """The tick's apply starts no new user once the service is stopping."""
-        return "the service is stopping" if self.stopping.is_set() else None
 
     def _describe(self) -> str:
         when = f"cron {self.schedule.cron!r}" if self.schedule.cron else f"every {self.schedule.every:g}s"
