@@ -10,13 +10,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.model import Action, DesiredEntry, LiveUser, Policy, UserState
 from reconciler.core.plan import build
+from reconciler.core.report import jsondoc
 from tests.planning import desired, entry, history, live, simulate_apply
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -127,3 +130,17 @@ def test_every_write_is_safe_and_well_formed(users: list[LiveUser], wanted: list
         if change.action is Action.REVOKE_TOKENS:
             assert change.after == "inactive"
     assert plan == build(desired(*wanted, policy=policy), live(*users), now=NOW)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=6))
+def test_the_json_rendering_reads_back_as_the_same_document(doc: dict[str, Any]) -> None:
+    """jsondoc.dumps lays documents out by hand (envelope indented, one list item per line)."""
+    text = jsondoc.dumps(doc)
+    assert json.loads(text) == doc and text.endswith("\n")

@@ -143,5 +143,34 @@ def apply_document(result: ApplyResult) -> dict[str, Any]:
     return doc
 
 
+# One line per list item (a change, a result, a problem): reviewers and `diff` read a long plan
+# item by item, and compact items go through the C encoder. `indent=` would force Python's pure
+# encoder on the whole document, several times slower on a plan of 20,000 changes.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+_INDENTED_LEVELS = 3
+
+
+def _render(value: Any, depth: int, out: list[str]) -> None:
+    pad = "  " * (depth + 1)
+    if depth < _INDENTED_LEVELS and isinstance(value, dict) and value:
+        out.append("{\n")
+        for i, (key, item) in enumerate(value.items()):
+            out.append(f"{pad}{_COMPACT.encode(key)}: ")
+            _render(item, depth + 1, out)
+            out.append(",\n" if i < len(value) - 1 else "\n")
+        out.append("  " * depth + "}")
+    elif depth < _INDENTED_LEVELS and isinstance(value, list) and value:
+        out.append("[\n")
+        last = len(value) - 1
+        out.extend(f"{pad}{_COMPACT.encode(item)}{',' if i < last else ''}\n" for i, item in enumerate(value))
+        out.append("  " * depth + "]")
+    else:
+        out.append(_COMPACT.encode(value))
+
+
 def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    """The document as JSON: the envelope indented, each list item on one line."""
+    out: list[str] = []
+    _render(doc, 0, out)
+    out.append("\n")
+    return "".join(out)
