@@ -135,6 +135,11 @@ def test_drift_by_an_admin_and_by_an_identity_provider_is_named(
     ]
     text = cli("drift", str(desired), env=sandbox.env).out
     assert "changed by user Pat Admin" in text and "changed by OAuth client Okta provisioning" in text
+    assert "\\n" not in text  # each drifted user is two real lines, not one line with a visible "\n"
+    assert [line.lstrip().split(" ", 2)[:2] for line in text.splitlines() if "changed by" in line] == [
+        ["changed", "by"],
+        ["changed", "by"],
+    ]
 
     plan = doc(cli("plan", str(desired), "--format", "json", env=sandbox.env))
     changed = {c["id"]: c for c in plan["changes"] if c["action"] == "deactivate"}

@@ -278,3 +278,27 @@ def test_the_longest_window_the_schema_allows_holds_instead_of_crashing(tmp_path
     plan = build(state, live(user()), now=NOW, history=history(corrections(3)), attribution={A: IDP})
     assert [(h.user_id, h.corrections, h.window) for h in plan.held] == [(A, 4, timedelta(days=999999))]
     assert "reactivated 4 times in 999999d" in plan.held[0].message
+
+
+def test_a_plan_whose_only_difference_is_a_held_user_does_not_claim_genesys_matches() -> None:
+    plan = build(desired(entry("jane@example.com")), live(user()), now=NOW, history=history(corrections(3)))
+    assert plan.changes == () and len(plan.held) == 1
+    for rendered in (text.render_plan(plan), markdown.render_plan(plan)):
+        assert "matches the desired state" not in rendered
+        assert "No changes to make, but the desired state is not met: 1 held" in rendered
+
+
+def test_a_flapping_limit_the_history_cannot_count_to_is_refused(tmp_path: Path) -> None:
+    """The fold keeps the last MAX_CORRECTIONS_KEPT corrections: a larger limit could never hold anyone."""
+    from reconciler.core.desired import load_desired
+    from reconciler.core.history import MAX_CORRECTIONS_KEPT
+    from reconciler.errors import DesiredStateError
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    body = "policy:\n  flapping:\n    max_corrections: {}\nusers:\n  - email: a@example.com\n"
+    (folder / "p.yaml").write_text(body.format(MAX_CORRECTIONS_KEPT - 1))
+    load_desired(folder)
+    (folder / "p.yaml").write_text(body.format(MAX_CORRECTIONS_KEPT))
+    with pytest.raises(DesiredStateError, match=r"p\.yaml:3"):
+        load_desired(folder)

@@ -32,16 +32,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=run)
 
 
-def _row(d: Drift) -> str:
+def _rows(d: Drift) -> list[str]:
+    """Two lines per drifted user; each is made visible on its own (visible_lines), so neither may hold a newline."""
     when = d.set_at.strftime("%Y-%m-%d %H:%M:%SZ") if d.set_at else "?"
     commit = f" from commit {d.commit[:12]}" if d.commit else ""
     declared = "" if d.declared is None else ("" if d.declared else " (no longer declared)")
     by = d.changed_by or UNKNOWN
     at = f" at {by.at.strftime('%Y-%m-%d %H:%M:%SZ')}" if by.at else ""
-    return (
-        f"  {d.email or d.user_id} [{d.user_id}]: set {d.set_state} at {when}{commit}; now {d.live_state}{declared}\n"
-        f"      changed by {by.describe()}{at}"
-    )
+    return [
+        f"  {d.email or d.user_id} [{d.user_id}]: set {d.set_state} at {when}{commit}; now {d.live_state}{declared}",
+        f"      changed by {by.describe()}{at}",
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         emit(
             visible_lines(
                 [f"Drift: {len(drifts)} of {len(ids)} users reconciler has set are no longer in that state:"]
-                + [_row(d) for d in drifts]
+                + [line for d in drifts for line in _rows(d)]
             )
         )
     else:

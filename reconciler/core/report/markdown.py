@@ -106,6 +106,8 @@ def render_plan(plan: Plan, *, max_rows: int = DEFAULT_ROWS) -> str:
     out = [f"### reconciler plan: {_counts(plan)}", ""]
     if plan.errors:
         out += [f"> **{_plural(len(plan.errors), 'error')}: apply will refuse this plan.**", ""]
+    elif not plan.changes and plan.held:
+        out += [f"No changes to make, but the desired state is not met: {len(plan.held)} held.", ""]
     elif not plan.changes:
         out += [f"No changes: Genesys Cloud matches the desired state ({_plural(plan.managed, 'managed user')}).", ""]
     out += _problems(plan.errors, "Errors")

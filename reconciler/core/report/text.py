@@ -104,7 +104,11 @@ def render_plan(plan: Plan) -> str:
         out.extend(_problem_line(p) for p in plan.errors)
         out.append("")
     if not plan.changes and not plan.errors:
-        out.append(f"No changes. Genesys Cloud matches the desired state ({_plural(plan.managed, 'managed user')}).")
+        managed = _plural(plan.managed, "managed user")
+        if plan.held:  # nothing will be written, yet Genesys does not match: another system keeps changing them
+            out.append(f"No changes to make, but the desired state is not met: {len(plan.held)} held ({managed}).")
+        else:
+            out.append(f"No changes. Genesys Cloud matches the desired state ({managed}).")
     out.append(summary_line(plan))
     return visible_lines(out)  # a value holding a newline or an escape stays on its own line, visibly
 
