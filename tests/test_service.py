@@ -557,3 +557,19 @@ def test_the_service_names_who_caused_drift_and_notifies_a_hold_once(
     }
     (hold,) = [m for m in received if m["event"] == "user_held"]
     assert "reactivated 4 times in 24h, last by OAuth client Okta provisioning" in hold["text"]
+
+
+def test_a_notification_cannot_ping_a_channel_or_forge_a_link() -> None:
+    """Names reach notifications from Genesys (an OAuth client's name): Slack markup and controls are escaped."""
+    posted: list[dict[str, Any]] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        posted.append(json.loads(request.content))
+        return httpx.Response(200)
+
+    notifier = Notifier("https://hooks.example.invalid/x", transport=httpx.MockTransport(record))
+    notifier.send("drift_corrected", "reactivated by <!channel> & <https://evil.example|IT>\x1b[2J\r")
+    text = posted[0]["text"]
+    assert "<" not in text and ">" not in text and "\x1b" not in text and "\r" not in text
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|IT&gt;" in text
+    notifier.close()

@@ -4,6 +4,12 @@ The body carries ``text`` (so a Slack or Teams incoming webhook shows it as
 is) and structured fields for anything else. A failing webhook is logged and
 forgotten: it must never break a tick. The URL itself is never logged (chat
 webhook URLs embed their secret).
+
+``text`` carries names that come from Genesys and from the files (an OAuth
+client called ``<!channel>``, a link in a display name). Chat apps read ``<``,
+``>`` and ``&`` as markup (Slack: mentions and links), so they are escaped the
+way Slack documents, and control characters are made visible: a notification
+can never ping a channel or show a link that nobody wrote.
 """
 
 from __future__ import annotations
@@ -13,9 +19,16 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Notifier"]
+from reconciler.core.report.safe import visible
+
+__all__ = ["Notifier", "chat_text"]
 
 log = logging.getLogger("reconciler.service")
+
+
+def chat_text(text: str) -> str:
+    """Text a chat webhook shows as written: control characters visible, Slack's three markup characters escaped."""
+    return visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class Notifier:
@@ -28,7 +41,7 @@ class Notifier:
     def send(self, event: str, text: str, **details: Any) -> None:
         if self._client is None or self.url is None:
             return
-        payload = {"text": f"reconciler: {text}", "event": event, "source": "reconciler", **details}
+        payload = {"text": f"reconciler: {chat_text(text)}", "event": event, "source": "reconciler", **details}
         try:
             resp = self._client.post(self.url, json=payload)
             resp.raise_for_status()
