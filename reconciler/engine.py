@@ -12,7 +12,7 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +22,9 @@ import httpx
 from reconciler.core.desired import load_desired
 from reconciler.core.drift import drifted
 from reconciler.core.history import History
-from reconciler.core.model import DesiredState, LiveState, LiveUser
+from reconciler.core.model import DesiredEntry, DesiredState, LiveState, LiveUser
 from reconciler.core.plan import Plan, Problem, build, select_targets
+from reconciler.core.progress import NoProgress, Progress
 from reconciler.core.results import ApplyResult, StopCheck
 from reconciler.core.saved import differences
 from reconciler.core.settings import Settings
@@ -32,9 +33,9 @@ from reconciler.genesys.apply import execute
 from reconciler.genesys.attribution import Attribution, attribute
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.config import Connection
-from reconciler.genesys.live import read_live
+from reconciler.genesys.live import estimate_targeted_calls, read_live
 from reconciler.genesys.session import ApiSession
-from reconciler.ledger import Ledger, compact, default_ledger_path, read_history
+from reconciler.ledger import Ledger, compact, default_ledger_path, new_warnings, read_history
 
 __all__ = ["PlanRun", "Runtime", "git_commit"]
 
@@ -92,6 +93,7 @@ class Runtime:
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     ledger_read_error: str | None = None  # set when the ledger could not be read for a plan
+    progress: Progress = field(default_factory=NoProgress)
     _client: GenesysClient | None = None
 
     def __post_init__(self) -> None:
@@ -134,7 +136,7 @@ class Runtime:
             self.ledger_read_error = str(exc)
             log.error("audit ledger: %s; planning as without a ledger", exc, extra={"event": "ledger_failed"})
             return History()
-        for warning in read.warnings:
+        for warning in new_warnings(self.ledger_path, read.warnings):  # once each; `audit` lists them all
             log.warning("ledger: %s", warning)
         return read.history
 
@@ -159,18 +161,14 @@ class Runtime:
         targets: tuple[str, ...] = (),
         allow_mass_change: bool = False,
         release: tuple[str, ...] = (),
+        attribution: Attribution | None = None,
     ) -> PlanRun:
+        """``attribution``: already asked of the audit trail (drift does), so it is not asked twice."""
         desired = desired or self.load()
         history = self.history()
         chosen, _ = select_targets(desired.entries, targets)  # build() reports targets that match nothing
-        live = read_live(
-            self.client(),
-            chosen,
-            settings=self.settings,
-            need_active_count=desired.policy.max_changes_percent is not None,
-            strategy=self.read_strategy,
-        )
-        attribution = self.attribute(history, live)
+        live = self._read(chosen, need_active_count=desired.policy.max_changes_percent is not None)
+        attribution = attribution if attribution is not None else self.attribute(history, live)
         notes = (
             (Problem("warning", "drift.unattributed", attribution.warning),) if attribution.warning is not None else ()
         )
@@ -191,6 +189,29 @@ class Runtime:
             notes=notes,
         )
         return PlanRun(desired, live, plan)
+
+    def _read(self, chosen: Sequence[DesiredEntry], *, need_active_count: bool) -> LiveState:
+        """read_live, with each API call counted as a step of the "reading users" phase."""
+        ids = {e.id for e in chosen if e.id}
+        emails = {e.email_key for e in chosen if e.id is None and e.email_key}
+        self.progress.phase("reading users", estimate_targeted_calls(len(ids), len(emails), self.settings))
+        stats = self.client().stats
+        step = self._step
+        stats.listeners.append(step)
+        try:
+            return read_live(
+                self.client(),
+                chosen,
+                settings=self.settings,
+                need_active_count=need_active_count,
+                strategy=self.read_strategy,
+            )
+        finally:
+            stats.listeners.remove(step)
+            self.progress.done()
+
+    def _step(self, endpoint: str, status: int) -> None:
+        self.progress.advance(1)
 
     def verify_saved(self, saved: Plan) -> Plan:
         """Plan again from the files and the live org; the new plan if it equals ``saved``, else StalePlan.
@@ -216,15 +237,28 @@ class Runtime:
         its path and cause in ``ledger_error`` (so the run fails), while every write goes on.
         """
         if not self.use_ledger or self.ledger_path is None:
-            return execute(plan, self.client(), settings=self.settings, should_stop=should_stop)
+            try:
+                return execute(
+                    plan, self.client(), settings=self.settings, should_stop=should_stop, progress=self.progress
+                )
+            finally:
+                self.progress.done()
         # The commit is only recorded in the ledger: no git call without one.
         ledger = Ledger(self.ledger_path, commit=git_commit(self.desired_dir), clock=self.clock)
         with contextlib.suppress(LedgerError):
             ledger.open()  # on failure every append raises the same error, which apply reports per record
         failures: list[str] = [self.ledger_read_error] if self.ledger_read_error else []
         try:
-            result = execute(plan, self.client(), settings=self.settings, ledger=ledger, should_stop=should_stop)
+            result = execute(
+                plan,
+                self.client(),
+                settings=self.settings,
+                ledger=ledger,
+                should_stop=should_stop,
+                progress=self.progress,
+            )
         finally:
+            self.progress.done()
             try:
                 ledger.close()
             except LedgerError as exc:

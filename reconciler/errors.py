@@ -17,6 +17,7 @@ or records them as per-user outcomes.
         │   ├── RateLimited          429; carries Retry-After
         │   ├── ServerError          502/503/504 (and 500 marked transient by Genesys)
         │   └── NetworkError         timeout, refused or dropped connection
+        │       └── Unreachable      no connection at all (refused, DNS, TLS) or no answer in time
         └── PermanentError           retrying the same request will not help
             ├── AuthError            401 after one token refresh; bad client credentials
             ├── Forbidden            403 (carries the missing permission when Genesys names it)
@@ -62,6 +63,7 @@ __all__ = [
     "StalePlan",
     "TransientError",
     "UnexpectedResponse",
+    "Unreachable",
     "VersionConflict",
 ]
 
@@ -197,6 +199,14 @@ class ServerError(TransientError):
 
 class NetworkError(TransientError):
     """Timeout, refused connection or a connection dropped before a response."""
+
+
+class Unreachable(NetworkError):
+    """Genesys could not be reached: the connection was refused, DNS or TLS failed, or nothing answered in time.
+
+    Unlike a dropped connection (a flaky gateway: other requests may fare better), this
+    stops a whole read, and enough of them in a row stop an apply.
+    """
 
 
 class PermanentError(ApiError):

@@ -26,7 +26,9 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -48,12 +50,15 @@ __all__ = [
     "compact",
     "default_ledger_path",
     "iter_records",
+    "new_warnings",
     "read_history",
     "read_ledger",
     "summary_path",
 ]
 
 FORMAT = 1
+
+log = logging.getLogger("reconciler.ledger")
 
 
 def default_ledger_path(desired_root: str | os.PathLike[str]) -> Path:
@@ -117,6 +122,33 @@ def read_ledger(path: str | os.PathLike[str]) -> LedgerRead:
     warnings: list[str] = []
     records = tuple(iter_records(path, warnings))
     return LedgerRead(records, tuple(warnings))
+
+
+def _where(warning: str) -> str:
+    match = re.match(r"(.*?:\d+):", warning)
+    return match.group(1) if match else warning
+
+
+def new_warnings(path: str | os.PathLike[str], warnings: tuple[str, ...]) -> tuple[str, ...]:
+    """The warnings not reported before, remembering them beside the ledger (``ledger.jsonl.noted``).
+
+    A torn record stays in the append-only file for ever; warning about it on
+    every later command would teach people to ignore the warning. `audit`
+    still lists every one. If the note cannot be kept, every warning is new.
+    """
+    if not warnings:
+        return ()
+    noted_path = Path(f"{os.fspath(path)}.noted")
+    try:
+        noted = set(json.loads(noted_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        noted = set()
+    # Keyed by "path:line": the same record reads "torn last line" until apply closes it off, then "unreadable".
+    fresh = tuple(w for w in warnings if _where(w) not in noted)
+    if fresh:
+        with contextlib.suppress(OSError):
+            noted_path.write_text(json.dumps(sorted(noted | {_where(w) for w in fresh})), encoding="utf-8")
+    return fresh
 
 
 class Ledger:
@@ -193,6 +225,13 @@ class Ledger:
                 os.write(self._fd, line)
             except OSError as exc:
                 raise LedgerError(f"cannot append to the ledger {self.path}: {exc.strerror}") from None
+        log.debug(  # the journal: -vv
+            "journal: %s %s %s%s",
+            record.get("event"),
+            record.get("action"),
+            record.get("user_id"),
+            f" -> {record['outcome']}" if record.get("outcome") else "",
+        )
         return full
 
 

@@ -266,7 +266,8 @@ def test_export_of_active_users_is_marked_for_review(cli: Any, sandbox: SandboxH
 
 
 def test_drift_reports_users_moved_behind_our_back(cli: Any, sandbox: SandboxHandle, here: Path) -> None:
-    assert cli("drift", str(here), env=sandbox.env).code == 0  # nothing set yet
+    before = cli("drift", str(here), env=sandbox.env)  # nothing set yet: the files still differ from Genesys
+    assert before.code == 2 and "declared inactive in desired_state/leavers/2026-11.yaml:6; now active" in before.out
     assert cli("apply", str(here), "--auto-approve", env=sandbox.env).code == 0
     clean = cli("drift", str(here), env=sandbox.env)
     assert clean.code == 0 and "No drift: all 3 users" in clean.out

@@ -238,4 +238,5 @@ def test_doctor_reports_bad_credentials_and_missing_configuration(cli: Any, sand
     wrong = cli("doctor", env={**sandbox.env, "GENESYSCLOUD_OAUTHCLIENT_SECRET": "nope"})
     assert wrong.code == 1 and "fail  login" in wrong.out
     missing = cli("doctor", env={})
-    assert missing.code == 1 and "GENESYSCLOUD_OAUTHCLIENT_ID is not set" in missing.out
+    assert missing.code == 1
+    assert "GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET are not set" in missing.out

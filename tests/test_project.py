@@ -91,6 +91,7 @@ def test_error_tree_surface_is_pinned() -> None:
             "StalePlan",
             "TransientError",
             "UnexpectedResponse",
+            "Unreachable",
             "VersionConflict",
         ]
     )

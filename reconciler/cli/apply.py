@@ -28,14 +28,17 @@ from reconciler.cli.common import (
     emit,
     runtime_from_args,
 )
+from reconciler.cli.failures import problems_from, refused_apply_document
 from reconciler.cli.plan import render
+from reconciler.cli.progress import progress_for
 from reconciler.cli.stopping import SignalStop
 from reconciler.core.plan import Plan
 from reconciler.core.report import jsondoc as json_report
 from reconciler.core.report import markdown as markdown_report
 from reconciler.core.report import text as text_report
 from reconciler.core.report.safe import visible
-from reconciler.core.results import ApplyResult
+from reconciler.core.results import UNREACHABLE, ApplyResult
+from reconciler.core.results import not_started as not_started_msg
 from reconciler.core.saved import load_plan_file
 from reconciler.engine import Runtime
 from reconciler.errors import StalePlan
@@ -76,16 +79,20 @@ def _confirm(prompt: str) -> bool:
         return False
 
 
-def _render_result(result: ApplyResult, fmt: str) -> str:
+def _render_result(result: ApplyResult, fmt: str, *, each: bool = True) -> str | list[text_report.Line]:
     if fmt == "json":
         return json_report.dumps(json_report.apply_document(result))
     if fmt == "markdown":
         return markdown_report.render_apply(result)
-    return "\n" + text_report.render_apply(result)
+    return [text_report.Line(""), *text_report.apply_lines(result, each=each)]
 
 
-def _refuse(plan: Plan, fmt: str, why: str) -> int:
-    emit(json_report.dumps(json_report.plan_document(plan, kind="apply")) if fmt == "json" else render(plan, fmt))
+def _refuse(plan: Plan, fmt: str, why: str, *, shown: bool = False) -> int:
+    """Refuse with the plan as data: in JSON every planned change is in ``results`` as ``skipped``, with why."""
+    if fmt == "json":
+        emit(json_report.dumps(refused_apply_document(plan, why)))
+    elif not shown:
+        emit(render(plan, fmt))
     sys.stderr.write(f"reconciler: apply refused: {why}; nothing was changed\n")
     return EXIT_ERROR
 
@@ -99,14 +106,25 @@ def _execute(runtime: Runtime, plan: Plan, fmt: str, *, show_plan: bool) -> int:
     brake = SignalStop()
     try:
         if show_plan and fmt == "text":
-            emit(text_report.render_plan(plan))
+            emit(text_report.plan_lines(plan))
         with brake.installed():
             result = runtime.apply(plan, should_stop=brake.reason)
     finally:
         runtime.close()
-    emit(_render_result(result, fmt))
+    # When a person watched each user's outcome appear on this terminal, end with the verdict only;
+    # a pipe or a file always gets the whole report.
+    watched = getattr(runtime.progress, "shown_results", False) and sys.stdout.isatty()
+    emit(_render_result(result, fmt, each=not watched))
     if brake.exit_code is not None:
         return brake.exit_code
+    if result.unreachable:
+        causes = (str(r.error.get("message")) for r in result.results if r.error)
+        cause = next((c for c in causes if c.startswith("cannot reach")), "Genesys Cloud could not be reached")
+        not_started = sum(1 for r in result.results if r.message == not_started_msg(UNREACHABLE))
+        sys.stderr.write(
+            f"reconciler: error: {cause}; stopped after {runtime.settings.unreachable_after} connection failures "
+            f"in a row, {not_started} change(s) not started. Tokens still owed are revoked by the next apply\n"
+        )
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
@@ -115,11 +133,15 @@ def _saved(path: Path, args: argparse.Namespace) -> int:
     if plan.has_errors:
         return _refuse(plan, args.format, f"the saved plan has {len(plan.errors)} error(s)")
     # Re-plan from the folder named now (never the one the file names), as the plan was made.
-    runtime = runtime_from_args(args, desired_dir=Path(args.desired_state))
+    runtime = runtime_from_args(args, desired_dir=Path(args.desired_state), progress=progress_for(args.format))
     try:
         fresh = runtime.verify_saved(plan)
     except StalePlan as exc:
         runtime.close()
+        if args.format == "json":
+            emit(json_report.dumps(refused_apply_document(plan, "the saved plan is stale", problems_from(exc))))
+        elif args.format == "markdown":
+            emit(markdown_report.render_failure("apply", problems_from(exc)))
         for reason in exc.reasons:
             sys.stderr.write(f"  {visible(reason)}\n")
         sys.stderr.write(f"reconciler: apply refused: {visible(exc)}\n")
@@ -161,11 +183,16 @@ def _approved(plan: Plan, args: argparse.Namespace) -> bool:
     if args.format != "json":
         emit(render(plan, args.format))
     if not sys.stdin.isatty():
-        sys.stderr.write(
-            "reconciler: apply refused: no terminal to confirm on; review the plan and re-run with --auto-approve\n"
+        _refuse(
+            plan,
+            args.format,
+            "no terminal to confirm on; review the plan and re-run with --auto-approve",
+            shown=True,
         )
         return False
     if not _confirm("\nDo you want to make these changes? Only 'yes' will be accepted: "):
+        if args.format == "json":
+            emit(json_report.dumps(refused_apply_document(plan, "cancelled at the prompt")))
         sys.stderr.write("reconciler: apply cancelled; nothing was changed\n")
         return False
     return True
@@ -180,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
         if args.desired_state is None:
             args.desired_state = "desired_state"
         return _saved(Path(args.desired_dir), args)
-    runtime = runtime_from_args(args)
+    runtime = runtime_from_args(args, progress=progress_for(args.format))
     try:
         plan = runtime.plan(
             targets=tuple(args.target), allow_mass_change=args.allow_mass_change, release=tuple(args.release)
@@ -190,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
             refusal = _refuse(plan, args.format, f"the plan has {len(plan.errors)} error(s)")
         elif not plan.has_changes:
             nothing = ApplyResult(plan=plan, results=())
-            emit(text_report.render_plan(plan) if args.format == "text" else _render_result(nothing, args.format))
+            emit(text_report.plan_lines(plan) if args.format == "text" else _render_result(nothing, args.format))
             refusal = EXIT_OK
         elif not _approved(plan, args):
             refusal = EXIT_ERROR

@@ -46,12 +46,23 @@ def _since(text: str | None) -> datetime | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.ledger and not Path(args.desired_dir).is_dir():
+        # The default ledger sits beside the folder: a mistyped folder must not read as "no writes".
+        raise ConfigError(
+            f"the desired-state folder {args.desired_dir} does not exist, so neither does its ledger; "
+            f"name the folder, or the ledger with --ledger PATH"
+        )
     path = Path(args.ledger) if args.ledger else default_ledger_path(args.desired_dir)
+    if not path.exists():
+        sys.stderr.write(f"reconciler: warning: no ledger at {path}: nothing recorded there, or the ledger was lost\n")
     warnings: list[str] = []
     rows = audit_rows(iter_records(path, warnings), _since(args.since))  # streamed: every record, never all at once
     if args.format == "json":
         emit(
-            json.dumps({"ledger": str(path), "warnings": warnings, "rows": [r.as_dict() for r in rows]}, indent=2)
+            json.dumps(
+                {"ledger": str(path), "warnings": warnings, "rows": [r.as_dict() for r in rows], "problems": []},
+                indent=2,
+            )
             + "\n"
         )
     elif args.format == "csv":
@@ -64,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         lines = [
             f"{r.time}  {r.outcome:<8} {r.action or '?':<13} {r.email or r.user_id}  "
-            f"{r.before}->{r.after}  {r.source or ''}  commit {(r.commit or '-')[:12]}"
+            f"{r.before}->{r.after}  {r.source or ''}  commit {r.commit or '-'}"
             f"{'  reason code ' + r.reason_code if r.reason_code else ''}"
             f"{'  correlation ' + r.correlation_id if r.correlation_id else ''}"
             f"{'  (corrected drift by ' + r.changed_by + ')' if r.changed_by else ''}"

@@ -8,19 +8,24 @@ main.py) do exceptions become messages.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from reconciler.core.report.safe import visible
+from reconciler.core.report.safe import visible, visible_lines
+from reconciler.core.report.text import Line
 from reconciler.core.settings import Settings
+from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:  # the engine (and httpx under it) is imported by the verbs that talk to Genesys, when they run
     from reconciler.engine import Runtime
@@ -37,9 +42,14 @@ __all__ = [
     "add_release",
     "add_run_options",
     "bounded",
+    "check_port",
+    "check_writable",
+    "colour_wanted",
     "configure_logging",
     "emit",
+    "os_error_message",
     "runtime_from_args",
+    "write_atomically",
 ]
 
 EXIT_OK = 0
@@ -173,36 +183,89 @@ def runtime_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = 
     return Runtime(**options)
 
 
-_STYLES = (
-    (re.compile(r"^  # .* will be deactivated$"), "bold yellow"),
-    (re.compile(r"^  # .* will be reactivated$"), "bold cyan"),
-    (re.compile(r"^  # .* sessions ended"), "bold red"),
-    (re.compile(r"^  error: "), "red"),
-    (re.compile(r"^  warning: "), "yellow"),
-    (re.compile(r"^  FAILED "), "bold red"),
-    (re.compile(r"^  ok "), "green"),
-    (re.compile(r"^(Plan|Apply|No changes)"), "bold"),
-)
+def os_error_message(exc: OSError) -> str:
+    """'PATH: cause' for an operating-system error, without Python's class names."""
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {cause}" if exc.filename is not None else cause
 
 
-def emit(text: str, stream: TextIO | None = None) -> None:
-    """Write a rendering; in a terminal (and without NO_COLOR), colour it with rich."""
+def check_port(port: int, option: str) -> int:
+    """A TCP port number, or a ConfigError naming the option (0 picks a free port)."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{option} {port}: a port is a number from 0 to 65535")
+    return port
+
+
+def check_writable(path: str | os.PathLike[str], what: str) -> Path:
+    """Refuse, before any work, an output path that names a folder or a device."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"cannot write {what} {target}: it is a folder; name a file")
+    if target.exists() and not target.is_file():
+        raise ConfigError(f"cannot write {what} {target}: not a regular file")
+    return target
+
+
+def write_atomically(path: str | os.PathLike[str], text: str, what: str) -> Path:
+    """Write a whole file or nothing: a half-written plan must never pass for a reviewed one.
+
+    The temporary file sits beside the target (so the rename is atomic) and is
+    removed on any failure, so a refused write leaves no stray file behind.
+    """
+    target = check_writable(path, what)
+    tmp: str | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise ConfigError(f"cannot write {what} {target}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return target
+
+
+# Styles by what a line is (its tag, set by the renderer from the data), never by what it looks like.
+STYLES = {
+    "deactivate": "bold yellow",
+    "reactivate": "bold cyan",
+    "revoke": "bold red",
+    "error": "red",
+    "warning": "yellow",
+    "failed": "bold red",
+    "applied": "green",
+    "ok": "green",
+    "summary": "bold",
+}
+
+
+def colour_wanted(stream: TextIO, env: Mapping[str, str] | None = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (to anything: no-color.org)."""
+    env = os.environ if env is None else env
+    return stream.isatty() and "NO_COLOR" not in env
+
+
+def emit(output: str | Sequence[Line], stream: TextIO | None = None) -> None:
+    """Write a rendering. Lines carry tags: on a terminal, rich styles each line by its tag."""
     stream = stream or sys.stdout
-    if not stream.isatty() or os.environ.get("NO_COLOR"):
-        stream.write(text)
+    if isinstance(output, str) or not colour_wanted(stream):
+        stream.write(output if isinstance(output, str) else visible_lines([line.text for line in output]))
         stream.flush()
         return
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=stream, highlight=False, soft_wrap=True)
-    for line in text.rstrip("\n").split("\n"):
-        styled = Text(line)
-        for pattern, style in _STYLES:
-            if pattern.search(line):
-                styled.stylize(style)
-                break
-        console.print(styled)
+    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+    for line in output:
+        # Text, never markup: a name such as "[bold]x" from a file or from Genesys prints as written.
+        console.print(Text(visible(line.text), style=STYLES.get(line.tag, "")))
 
 
 class _Redact(logging.Filter):
@@ -250,7 +313,9 @@ class _JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            # UTC with a Z, like every other time this tool writes: log shippers need no guess at the zone.
+            "time": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -263,7 +328,14 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-def configure_logging(verbosity: int, log_format: str = "text", env: Mapping[str, str] | None = None) -> None:
+def configure_logging(
+    verbosity: int, log_format: str = "text", env: Mapping[str, str] | None = None, *, api_calls: bool | None = None
+) -> None:
+    """-v: info, including one line per API call; -vv: debug (retries, pacing, the journal).
+
+    ``api_calls=False`` keeps the per-call lines off at info level (the service logs
+    one line per event unless -v is given explicitly).
+    """
     env = os.environ if env is None else env
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
@@ -276,6 +348,8 @@ def configure_logging(verbosity: int, log_format: str = "text", env: Mapping[str
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG)
     root.propagate = False
+    calls = logging.getLogger("reconciler.api")
+    calls.setLevel(logging.NOTSET if api_calls is None or api_calls or verbosity >= 2 else logging.WARNING)
     # The scheduler's own warnings (a tick skipped because the previous one still runs) go the same way.
     scheduler = logging.getLogger("apscheduler")
     scheduler.handlers[:] = [handler]

@@ -20,6 +20,7 @@ import httpx
 from reconciler.cli.common import EXIT_ERROR, EXIT_OK, add_desired_dir, bounded, emit
 from reconciler.core.report import text as text_report
 from reconciler.engine import Runtime
+from reconciler.errors import ConfigError
 from reconciler.genesys.config import connection_from_env
 
 DEMO_ADMIN_ID = "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b"
@@ -55,7 +56,15 @@ def _say(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reconciler.sandbox.org import WELL_KNOWN
     from reconciler.sandbox.server import Sandbox  # only the demo (and `sandbox`) serve the fake org
+
+    if args.users < len(WELL_KNOWN):
+        # The shipped desired state names the sandbox's well-known people, the first users generated.
+        raise ConfigError(
+            f"demo --users {args.users}: the demo org needs at least {len(WELL_KNOWN)} users "
+            f"(the people the shipped desired_state/ names); the default is 200"
+        )
 
     failures: list[str] = []
 
@@ -85,14 +94,14 @@ def run(args: argparse.Namespace) -> int:
 
         _step("2. reconciler plan")
         first = runtime.plan(desired).plan
-        emit(text_report.render_plan(first))
+        emit(text_report.plan_lines(first))
         expect(first.has_changes and not first.has_errors, "the first plan has changes and no errors")
         _say(f"\n(plan made {calls.total} API calls: batched reads, no writes)")
 
         _step("3. reconciler apply --auto-approve")
         before = calls.total
         result = runtime.apply(first)
-        emit(text_report.render_apply(result))
+        emit(text_report.apply_lines(result))
         expect(result.ok, "apply succeeds")
         writes = {k: v for k, v in calls.calls.items() if k.startswith(("PATCH", "DELETE"))}
         _say(
@@ -102,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
         _step("4. reconciler plan, again")
         again = runtime.plan(desired).plan
-        emit(text_report.render_plan(again))
+        emit(text_report.plan_lines(again))
         expect(not again.has_changes and not again.has_errors, "the second plan is empty")
         _say("Running apply twice changes nothing the second time.")
 
@@ -119,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             _step("6. reconciler plan shows the drift, and who made it")
             before = calls.total
             drift = runtime.plan(desired).plan
-            emit(text_report.render_plan(drift))
+            emit(text_report.plan_lines(drift))
             corrected = next((c for c in drift.changes if c.user_id == leaver.user_id), None)
             expect(corrected is not None, "the drift is planned for correction")
             by = corrected.changed_by if corrected is not None else None
@@ -132,12 +141,12 @@ def run(args: argparse.Namespace) -> int:
 
             _step("7. reconciler apply corrects it")
             fixed = runtime.apply(drift)
-            emit(text_report.render_apply(fixed))
+            emit(text_report.apply_lines(fixed))
             expect(fixed.ok, "the correction succeeds")
 
             _step("8. Converged")
             final = runtime.plan(desired).plan
-            emit(text_report.render_plan(final))
+            emit(text_report.plan_lines(final))
             expect(not final.has_changes and not final.has_errors, "the final plan is empty")
         runtime.close()
         deletes = sum(n for k, n in calls.calls.items() if k == "DELETE /api/v2/users/{id}")

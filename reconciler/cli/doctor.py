@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
                         {"name": c.name, "status": c.status, "detail": c.detail, "permission": c.permission}
                         for c in checks
                     ],
+                    "problems": [],
                 },
                 indent=2,
             )

@@ -8,14 +8,11 @@ changes (except revocations of tokens still valid on recently deactivated users)
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from reconciler.cli.common import EXIT_OK, add_desired_dir, runtime_from_args
+from reconciler.cli.common import EXIT_OK, add_desired_dir, check_writable, runtime_from_args, write_atomically
 from reconciler.core.desired import load_desired
-from reconciler.errors import DesiredStateError
 from reconciler.genesys.export import fetch_users, render_export
 
 
@@ -38,17 +35,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _declared_elsewhere(folder: Path, out: Path | None) -> tuple[set[str], set[str]]:
-    try:
-        desired = load_desired(folder)
-    except DesiredStateError:
-        return set(), set()
+    """Ids and emails the folder already declares (outside the output file). Invalid files are an error:
+    exporting everything past them would write duplicates that the next validate rejects."""
     here = out.resolve() if out else None
+    others = [
+        p
+        for p in folder.rglob("*.y*ml")
+        if p.suffix in (".yaml", ".yml")
+        and p.resolve() != here
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+    if not others:
+        return set(), set()  # a new or empty folder: bootstrapping, nothing declared yet
+    desired = load_desired(folder)
     entries = [e for e in desired.entries if here is None or Path(e.source.path).resolve() != here]
     return {e.id for e in entries if e.id}, {e.email_key for e in entries if e.email_key}
 
 
 def run(args: argparse.Namespace) -> int:
-    out = None if args.out == "-" else Path(args.out)
+    out = None if args.out == "-" else check_writable(args.out, "the export file")
     ids, emails = (
         _declared_elsewhere(Path(args.desired_dir), out) if Path(args.desired_dir).is_dir() else (set(), set())
     )
@@ -69,11 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if out is None:
         sys.stdout.write(text)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=out.name + ".", dir=out.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
+        write_atomically(out, text, "the export file")
         sys.stderr.write(
             f"reconciler: wrote {len(fresh)} {args.state} users to {out}"
             f"{f' ({len(users) - len(fresh)} already declared elsewhere)' if len(fresh) < len(users) else ''}\n"

@@ -4,19 +4,27 @@ This is the only place an exception becomes a message. Exit codes: 0 success,
 1 error (invalid files, API or configuration errors, refused or failed
 apply), 2 changes present (``plan --detailed-exitcode``) or a usage error,
 130 interrupted (SIGINT), 143 an apply stopped by SIGTERM (cli/stopping.py).
+
+No input may produce a Python traceback: an operating-system error (a busy
+port, a folder where a file was expected, a full disk) becomes one line naming
+the path and the cause, and anything unforeseen one line that points to
+``-vv``, which prints the trace for a bug report. With ``--format json`` or
+``markdown`` a failure is also a document on stdout (cli/failures.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.cli.common import EXIT_ERROR, configure_logging
+from reconciler.cli.common import EXIT_ERROR, configure_logging, os_error_message
 from reconciler.core.report.safe import visible
-from reconciler.errors import ApiError, ConfigError, DesiredStateError, InputError, ReconcilerError
+from reconciler.errors import ApiError, DesiredStateError, InputError, ReconcilerError
 
 __all__ = ["VERBS", "build_parser", "main"]
 
@@ -29,13 +37,14 @@ VERBS: tuple[tuple[str, str], ...] = (
     ("plan", "show the changes apply would make (read-only)"),
     ("apply", "make the planned changes in Genesys Cloud"),
     ("run", "reconcile on a schedule (a long-running service), correcting drift"),
-    ("drift", "list users whose state moved away from what reconciler set (exit 2 on drift)"),
+    ("drift", "list users whose state differs from what reconciler set or the files declare (exit 2 on drift)"),
     ("export", "write desired-state YAML from the live org (bootstrap)"),
     ("propose", "write desired-state YAML for a pull request from an HR export or from dormant accounts"),
     ("audit", "print the audit ledger (who was changed, when, from which commit, outcome)"),
     ("doctor", "check credentials, region, reachability and permissions (changes nothing)"),
     ("sandbox", "serve a local fake Genesys Cloud org (no credentials, no network)"),
     ("demo", "run the whole story against a local sandbox org"),
+    ("completion", "print shell code for tab completion (bash, zsh, fish)"),
 )
 
 
@@ -96,37 +105,75 @@ def _fail(message: str) -> int:
     return EXIT_ERROR
 
 
+def _crash(exc: BaseException, verbosity: int) -> int:
+    """The last resort: one line, and the trace only when asked for with -vv."""
+    if verbosity >= 2:
+        traceback.print_exception(exc, file=sys.stderr)
+    hint = "" if verbosity >= 2 else "; run again with -vv for the trace"
+    return _fail(f"unexpected {type(exc).__name__}: {exc}{hint}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if "_ARGCOMPLETE" in os.environ:  # the shell hook of `reconciler completion SHELL` is asking
+        import argcomplete
+
+        argcomplete.autocomplete(build_parser())  # every verb in full; exits after answering
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = _verb_in(argv)
     parser = build_parser(verb, summary=verb is None)
     args = parser.parse_args(argv)
     # A service logs one line per event by default; one-shot commands only warnings.
     verbosity = max(args.verbose, 1) if args.command == "run" else args.verbose
-    configure_logging(verbosity, args.log_format)
+    configure_logging(verbosity, args.log_format, api_calls=args.verbose >= 1)
     try:
         code: int = args.run(args)
         return code
-    except DesiredStateError as exc:
+    except KeyboardInterrupt:
+        sys.stderr.write("reconciler: interrupted\n")
+        return 130
+    except Exception as exc:
+        _as_data(args, exc)
+        return _report(exc, verbosity)
+
+
+def _as_data(args: argparse.Namespace, exc: Exception) -> None:
+    """In JSON or Markdown, a failure is a document on stdout too (for CI comments and scripts)."""
+    fmt = getattr(args, "format", "text")
+    if fmt not in ("json", "markdown"):
+        return
+    try:
+        from reconciler.cli.failures import failure_output, problems_from
+
+        text = failure_output(args.command, fmt, problems_from(exc))
+    except Exception:  # reporting must never replace the error it reports
+        return
+    if text is not None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _report(exc: Exception, verbosity: int) -> int:
+    """The one place an exception becomes a message on stderr and an exit code."""
+    if isinstance(exc, DesiredStateError):
         for finding in exc.findings:
             sys.stderr.write(f"{visible(finding)}\n")
         return _fail(
             f"{len(exc.findings)} problem(s) in the desired-state files; nothing was read from or "
             f"written to Genesys Cloud"
         )
-    except InputError as exc:
+    if isinstance(exc, InputError):
         for finding in exc.findings[:-1]:
             sys.stderr.write(f"{visible(finding)}\n")
         return _fail(f"{exc.findings[-1]}" if exc.findings else str(exc))
-    except ConfigError as exc:
-        return _fail(str(exc))
-    except ApiError as exc:
+    if isinstance(exc, ApiError):
         return _fail(f"Genesys Cloud API: {exc}")
-    except ReconcilerError as exc:
+    if isinstance(exc, ReconcilerError):
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        sys.stderr.write("reconciler: interrupted\n")
-        return 130
+    if isinstance(exc, OSError):
+        return _fail(os_error_message(exc))
+    if isinstance(exc, MemoryError):
+        return _fail("out of memory (is an input a device or an endless file?)")
+    return _crash(exc, verbosity)
 
 
 if __name__ == "__main__":  # pragma: no cover

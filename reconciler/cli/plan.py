@@ -18,14 +18,16 @@ from reconciler.cli.common import (
     add_format,
     add_release,
     add_run_options,
+    check_writable,
     emit,
     runtime_from_args,
+    write_atomically,
 )
+from reconciler.cli.progress import progress_for
 from reconciler.core.plan import Plan
 from reconciler.core.report import jsondoc as json_report
 from reconciler.core.report import markdown as markdown_report
 from reconciler.core.report import text as text_report
-from reconciler.core.saved import write_plan_file
 
 FORMATS = ("text", "json", "markdown")
 
@@ -50,16 +52,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(run=run)
 
 
-def render(plan: Plan, fmt: str) -> str:
+def render(plan: Plan, fmt: str) -> str | list[text_report.Line]:
+    """The plan in ``fmt``; text as tagged lines, which emit() styles on a terminal."""
     if fmt == "json":
         return json_report.dumps(json_report.plan_document(plan))
     if fmt == "markdown":
         return markdown_report.render_plan(plan)
-    return text_report.render_plan(plan)
+    return text_report.plan_lines(plan)
 
 
 def run(args: argparse.Namespace) -> int:
-    runtime = runtime_from_args(args)
+    if args.out:
+        check_writable(args.out, "the plan file")
+    runtime = runtime_from_args(args, progress=progress_for(args.format))
     try:
         plan = runtime.plan(
             targets=tuple(args.target), allow_mass_change=args.allow_mass_change, release=tuple(args.release)
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     if args.out:
-        write_plan_file(args.out, plan)
+        write_atomically(args.out, json_report.dumps(json_report.plan_document(plan)), "the plan file")
     emit(render(plan, args.format))
     if plan.has_errors:
         return EXIT_ERROR

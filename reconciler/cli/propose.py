@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from datetime import time, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from reconciler.cli.common import (
     add_desired_dir,
     bounded,
     runtime_from_args,
+    write_atomically,
 )
 from reconciler.core.desired import load_desired
 from reconciler.core.model import DesiredEntry, Policy
@@ -147,21 +147,9 @@ def _schema_ref(folder: Path, out: Path | None) -> str:
     return Path(os.path.relpath(schema, (out.parent if out else folder).resolve())).as_posix()
 
 
-def _write(out: Path, text: str) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _emit(args: argparse.Namespace, out: Path | None, yaml_text: str, doc: dict[str, Any]) -> None:
     if out is not None:
-        _write(out, yaml_text)
+        write_atomically(out, yaml_text, "the proposal")
     if args.format == "json":
         sys.stdout.write(dumps({**doc, "yaml": yaml_text}))
     elif args.format == "markdown":
@@ -172,10 +160,13 @@ def _emit(args: argparse.Namespace, out: Path | None, yaml_text: str, doc: dict[
 
 def _read_bytes(path: str) -> bytes:
     try:
-        size = os.path.getsize(path)
-        if size > MAX_EXPORT_BYTES:
-            raise InputError([Finding(path, None, f"{size} bytes is over the {MAX_EXPORT_BYTES} byte limit")])
-        return Path(path).read_bytes()
+        if Path(path).exists() and not Path(path).is_file():  # a device (/dev/zero) would be read for ever
+            raise InputError([Finding(path, None, "not a regular file")])
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_EXPORT_BYTES + 1)  # never more than the limit, whatever the size claims
+        if len(data) > MAX_EXPORT_BYTES:
+            raise InputError([Finding(path, None, f"over the {MAX_EXPORT_BYTES} byte limit")])
+        return data
     except OSError as exc:
         raise InputError([Finding(path, None, f"cannot read: {exc.strerror or exc}")]) from None
 

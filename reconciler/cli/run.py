@@ -15,8 +15,9 @@ import re
 import signal
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
-from reconciler.cli.common import EXIT_OK, add_desired_dir, add_run_options, bounded, runtime_from_args
+from reconciler.cli.common import EXIT_OK, add_desired_dir, add_run_options, bounded, check_port, runtime_from_args
 from reconciler.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
@@ -25,8 +26,10 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 def parse_duration(text: str) -> float:
     """'30s', '15m', '1h', '0.5s' or plain seconds -> seconds."""
     match = _DURATION.match(text)
-    if not match or float(match.group(1)) <= 0:
+    if not match:
         raise ConfigError(f"{text!r} is not a duration: use seconds, minutes or hours, e.g. 30s, 15m, 1h")
+    if float(match.group(1)) <= 0:
+        raise ConfigError(f"{text!r}: the interval must be positive, e.g. 30s, 15m, 1h")
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
@@ -91,7 +94,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--metrics-port",
         type=bounded(int, 0, 65535),
         metavar="PORT",
-        help="serve /metrics, /healthz and /status on this port (0 to 65535; 0 picks a free one)",
+        help="serve /metrics, /healthz (liveness), /readyz (last tick ok) and /status (JSON) on this port "
+        "(0 to 65535; 0 picks a free one)",
     )
     p.add_argument(
         "--metrics-host",
@@ -121,14 +125,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--notify-webhook (or RECONCILER_NOTIFY_WEBHOOK) must be an http(s) URL")
     if args.cron:
         try:
-            Schedule(cron=args.cron).trigger()
+            trigger = Schedule(cron=args.cron).trigger()
         except ValueError as exc:
             raise ConfigError(f"--cron {args.cron!r}: {exc}") from None
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+            # e.g. "0 0 30 2 *": a service that never ticks would look healthy and do nothing.
+            raise ConfigError(f"--cron {args.cron!r} never fires (no date matches it); check the day and month")
     schedule = Schedule(
         every=(args.every or parse_duration("15m")) if not args.cron else None,
         cron=args.cron,
         jitter=args.jitter,
     )
+    if args.metrics_port is not None:
+        check_port(args.metrics_port, "--metrics-port")
     runtime = runtime_from_args(args)
     metrics = Metrics()
     notifier = Notifier(webhook)
@@ -143,9 +152,20 @@ def run(args: argparse.Namespace) -> int:
     )
     server = None
     if args.metrics_port is not None:
-        server = HealthServer(
-            metrics, service.health, host=args.metrics_host, port=args.metrics_port, status=service.status
-        ).start()
+        try:
+            server = HealthServer(
+                metrics,
+                service.health,
+                ready=service.ready,
+                status=service.status,
+                host=args.metrics_host,
+                port=args.metrics_port,
+            ).start()
+        except OSError as exc:
+            runtime.close()
+            raise ConfigError(
+                f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: {exc.strerror or exc}"
+            ) from None
         sys.stderr.write(f"reconciler: metrics on http://{args.metrics_host}:{server.port}/metrics\n")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, service.stop)

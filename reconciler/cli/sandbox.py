@@ -13,8 +13,9 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
-from reconciler.cli.common import EXIT_OK, bounded
+from reconciler.cli.common import EXIT_OK, bounded, check_port
 from reconciler.errors import ConfigError
 from reconciler.sandbox.faults import Faults, RateLimit
 
@@ -110,6 +111,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     from reconciler.sandbox.server import Sandbox  # the HTTP server is only needed by this command
 
+    check_port(args.port, "--port")
+    if args.state_file:
+        folder = Path(args.state_file).resolve().parent
+        if not folder.is_dir():
+            raise ConfigError(f"--state-file {args.state_file}: the folder {folder} does not exist")
+        if Path(args.state_file).is_dir():
+            raise ConfigError(f"--state-file {args.state_file}: it is a folder; name a file")
+
     faults = parse_faults(args.fault)
     faults.latency = args.latency or faults.latency
     limit = RateLimit(
@@ -118,15 +127,20 @@ def run(args: argparse.Namespace) -> int:
         send_headers=args.ratelimit_headers,
         whole_seconds=not args.fractional_retry_after,
     )
-    sandbox = Sandbox(
-        users=args.users,
-        seed=args.seed,
-        port=args.port,
-        state_file=args.state_file,
-        rate_limit=limit,
-        faults=faults,
-        search_lag=args.search_lag,
-    )
+    try:
+        sandbox = Sandbox(
+            users=args.users,
+            seed=args.seed,
+            port=args.port,
+            state_file=args.state_file,
+            rate_limit=limit,
+            faults=faults,
+            search_lag=args.search_lag,
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot serve the sandbox on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a state file that is not the sandbox's JSON
+        raise ConfigError(f"--state-file {args.state_file}: not a sandbox state file ({exc})") from None
     sandbox.start()
     for name, value in sandbox.env.items():
         print(f"export {name}={value}")

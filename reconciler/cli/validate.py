@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
                     "users": len(desired.entries),
                     "digest": desired.digest,
                     "errors": [],
+                    "problems": [],
                 },
                 indent=2,
             )

@@ -1,8 +1,14 @@
-"""Drift: users whose live state moved away from the state this tool last set. Pure.
+"""Drift: users whose live state differs from what this tool set or what the files declare. Pure.
 
-In: the ledger's history and fresh reads of those users. Out: one Drift per
-user that was reactivated (or deactivated) behind our back, with when and
-from which commit we set it. The CLI reads; this module only compares.
+Two bases, so that a lost ledger never reads as "no drift":
+
+* ``ledger``: the ledger's history and fresh reads of those users; one Drift
+  per user reactivated (or deactivated) behind our back, with when and from
+  which commit we set it;
+* ``desired``: the plan's state changes; a user the files declare inactive
+  (or active) who is not, and whom the ledger does not already explain.
+
+The CLI reads; this module only compares.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from datetime import datetime
 
 from reconciler.core.attribution import UNKNOWN, ChangedBy
 from reconciler.core.history import History
-from reconciler.core.model import LiveUser
+from reconciler.core.model import Action, LiveUser
+from reconciler.core.plan import Plan
 
-__all__ = ["Drift", "Drifted", "drifted", "find_drift"]
+__all__ = ["Drift", "Drifted", "drifted", "find_drift", "from_plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,8 @@ class Drift:
     live_state: str  # "missing" when Genesys no longer returns the user
     declared: bool | None  # still named in the desired state (None: the files could not be read)
     changed_by: ChangedBy | None = None  # who moved it, from Genesys's audit trail
+    basis: str = "ledger"  # "ledger": moved from what we set; "desired": differs from what the files declare
+    source: str | None = None  # the file and line that declare it (basis "desired")
 
 
 def find_drift(
@@ -83,6 +92,29 @@ def find_drift(
                 live_state=now,
                 declared=None if declared is None else user_id in declared,
                 changed_by=attribution.get(user_id, UNKNOWN),
+            )
+        )
+    return drifts
+
+
+def from_plan(plan: Plan, already: Collection[str]) -> list[Drift]:
+    """Users whose live state differs from the declared one, other than those in ``already``."""
+    drifts: list[Drift] = []
+    for c in plan.changes:
+        if c.action is Action.REVOKE_TOKENS or c.user_id in already:
+            continue
+        drifts.append(
+            Drift(
+                user_id=c.user_id,
+                email=c.email,
+                name=c.name,
+                set_state=c.after,
+                set_at=None,
+                commit=None,
+                live_state=c.before,
+                declared=True,
+                basis="desired",
+                source=c.source,
             )
         )
     return drifts

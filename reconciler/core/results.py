@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.core.plan import Change, Plan
 
-__all__ = ["ApplyResult", "Outcome", "Result", "StopCheck", "not_started"]
+__all__ = ["UNREACHABLE", "ApplyResult", "Outcome", "Result", "StopCheck", "not_started"]
 
 # Asked before each user's writes begin: why to start no new user (a signal, a service shutting
 # down, Genesys unreachable), or None to go on. Users already started always finish.
@@ -23,6 +23,9 @@ StopCheck = Callable[[], "str | None"]
 def not_started(reason: str) -> str:
     """The message of a change skipped because the run stopped before its user began."""
     return f"not started: {reason}"
+
+
+UNREACHABLE = "Genesys unreachable"  # the stop reason after Settings.unreachable_after connection failures
 
 
 class Outcome(StrEnum):
@@ -51,6 +54,7 @@ class ApplyResult:
     ledger_failures: int = 0  # audit records that could not be written (the writes themselves went on)
     stop_reason: str | None = None  # why the run stopped starting users (with ``interrupted``)
     ledger_error: str | None = None  # the first ledger failure: which file, and why
+    unreachable: bool = False  # apply stopped starting users after consecutive connection failures
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -60,6 +64,7 @@ class ApplyResult:
         """Everything needed was done (or nothing was needed)."""
         return (
             not self.interrupted
+            and not self.unreachable
             and not self.ledger_failures
             and all(r.outcome is not Outcome.FAILED for r in self.results)
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
@@ -30,10 +29,10 @@ from reconciler.core.flapping import Held
 from reconciler.core.instants import parse_instant
 from reconciler.core.model import REASON_CODES, Action, DesiredFile
 from reconciler.core.plan import Change, Pending, Plan, Problem
-from reconciler.core.report.jsondoc import FORMAT_VERSION, dumps, plan_document
+from reconciler.core.report.jsondoc import FORMAT_VERSION
 from reconciler.errors import ConfigError
 
-__all__ = ["differences", "load_plan_file", "plan_from_document", "write_plan_file"]
+__all__ = ["differences", "load_plan_file", "plan_from_document"]
 
 
 def _when(raw: Any) -> datetime | None:
@@ -122,24 +121,23 @@ def plan_from_document(doc: Mapping[str, Any]) -> Plan:
     )
 
 
-def write_plan_file(path: str | os.PathLike[str], plan: Plan) -> None:
-    """Write atomically: a half-written plan file must never be mistaken for a reviewed plan."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", dir=target.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(dumps(plan_document(plan)))
-    os.replace(tmp, target)
-
-
 def load_plan_file(path: str | os.PathLike[str]) -> Plan:
+    if Path(path).suffix.lower() in (".yaml", ".yml"):
+        raise ConfigError(
+            f"{path} is a desired-state file, not a saved plan: apply takes the folder "
+            f"(`reconciler apply {Path(path).parent}`) or a plan saved by `reconciler plan --out FILE`"
+        )
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         return plan_from_document(doc)
     except OSError as exc:
         raise ConfigError(f"cannot read the plan file {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"{path} is not a reconciler plan file ({type(exc).__name__}: {exc})") from None
+        why = f"not JSON: {exc}" if isinstance(exc, ValueError) else f"missing or wrong field {exc}"
+        raise ConfigError(
+            f"{path} is not a reconciler plan file ({why}); apply takes a desired-state folder or a plan "
+            f"saved by `reconciler plan --out FILE`"
+        ) from None
 
 
 def _file_reasons(saved: Plan, fresh: Plan) -> list[str]:

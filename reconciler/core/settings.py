@@ -60,6 +60,14 @@ class Settings:
     # Seconds before an HTTP request is abandoned (then retried as transient).
     request_timeout: float = 30.0
 
+    # Writes in a row that could not reach Genesys at all (refused, DNS, TLS,
+    # timed out; each already retried above) before apply stops starting new
+    # users and reports the rest skipped. Three in a row is an outage, not a
+    # blip; it bounds a dead API to about two retry budgets (~16 s when
+    # connections are refused; with every request timing out, about
+    # 2 x retry_attempts x request_timeout) instead of one budget per user.
+    unreachable_after: int = 3
+
     # --- reads ------------------------------------------------------------
     # GET /api/v2/users?id= accepts at most 100 ids (400 max.user.ids).
     id_batch_size: int = 100

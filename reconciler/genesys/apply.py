@@ -44,9 +44,10 @@ from typing import Any
 from reconciler.core.instants import utc_iso
 from reconciler.core.model import Action
 from reconciler.core.plan import Change, Plan
-from reconciler.core.results import ApplyResult, Outcome, Result, StopCheck, not_started
+from reconciler.core.progress import NoProgress, Progress
+from reconciler.core.results import UNREACHABLE, ApplyResult, Outcome, Result, StopCheck, not_started
 from reconciler.core.settings import Settings
-from reconciler.errors import ApiError, LedgerError, NotFound, PlanRefused, VersionConflict
+from reconciler.errors import ApiError, LedgerError, NotFound, PlanRefused, Unreachable, VersionConflict
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.live import parse_user
 from reconciler.ledger import Ledger
@@ -66,11 +67,30 @@ class _UserRun:
         self.ledger_failures = 0
         self.ledger_error: str | None = None
         self._lock = threading.Lock()
+        self._unreachable_streak = 0  # writes in a row that could not reach Genesys at all
+        self.unreachable = threading.Event()
+
+    def _reached(self, failed_to_connect: bool) -> None:
+        """Count connection failures in a row; enough of them mean Genesys is unreachable: stop starting."""
+        with self._lock:
+            self._unreachable_streak = self._unreachable_streak + 1 if failed_to_connect else 0
+            if self._unreachable_streak >= self.settings.unreachable_after and not self.unreachable.is_set():
+                log.error(
+                    "Genesys unreachable: %d writes in a row could not connect; starting no more users",
+                    self._unreachable_streak,
+                    extra={"event": "genesys_unreachable"},
+                )
+                self.unreachable.set()
 
     def run(self, changes: list[Change]) -> list[Result]:
         results: list[Result] = []
         refused = False  # Genesys refused the state change: it certainly did not land
         for change in changes:
+            if self.unreachable.is_set():
+                # A revoke skipped here stays owed in the journal (its PATCH's intent is recorded),
+                # so the next plan still ends the sessions of a user whose PATCH may have landed.
+                results.append(self._record_skip(change, not_started(UNREACHABLE)))
+                continue
             if change.action is Action.REVOKE_TOKENS and refused:
                 results.append(
                     self._record_skip(
@@ -172,15 +192,19 @@ class _UserRun:
         attempt = self._intent(change)
         try:
             if change.action is Action.REVOKE_TOKENS:
-                return self._revoke(change, attempt)
-            return self._set_state(change, attempt)
+                done = self._revoke(change, attempt)
+            else:
+                done = self._set_state(change, attempt)
         except ApiError as exc:
+            self._reached(isinstance(exc, Unreachable))
             failed = Result(change, Outcome.FAILED, exc.message, exc.as_dict(), refused=exc.nothing_changed)
             return self._outcome(attempt, failed)
         except Exception as exc:  # one user's surprise must not cost the others their results
             log.exception("%s %s failed unexpectedly", change.action.value, change.user_id)
             failed = Result(change, Outcome.FAILED, f"unexpected {type(exc).__name__}: {exc}")
             return self._outcome(attempt, failed)
+        self._reached(False)
+        return done
 
     def _revoke(self, change: Change, attempt: str) -> Result:
         try:
@@ -282,10 +306,13 @@ def execute(
     settings: Settings,
     ledger: Ledger | None = None,
     should_stop: StopCheck = lambda: None,
+    progress: Progress | None = None,
 ) -> ApplyResult:
     """Make the plan's changes. Raises PlanRefused for a plan with errors; otherwise returns outcomes.
 
     ``should_stop`` is asked before each user begins; once it gives a reason, no new user starts.
+    After ``settings.unreachable_after`` connection failures in a row the run stops the same way
+    (reason: Genesys unreachable). ``progress`` hears of each user as it finishes, with its results.
     """
     if plan.has_errors:
         raise PlanRefused(f"the plan has {len(plan.errors)} error(s); nothing was applied")
@@ -295,13 +322,18 @@ def execute(
     runner = _UserRun(client, settings, ledger)
     by_user: dict[str, list[Result]] = {}
     stopped: list[str] = []  # the reason the run stopped starting users, once it did
+    shown = progress or NoProgress()
+    shown.phase("applying", len(groups))
 
     def work(user_id: str) -> list[Result]:
-        reason = should_stop()
+        reason = should_stop() or (UNREACHABLE if runner.unreachable.is_set() else None)
         if reason is not None:
             stopped.append(reason)
-            return [Result(c, Outcome.SKIPPED, not_started(reason)) for c in groups[user_id]]
-        return runner.run(groups[user_id])
+            results = [Result(c, Outcome.SKIPPED, not_started(reason)) for c in groups[user_id]]
+        else:
+            results = runner.run(groups[user_id])
+        shown.advance(1, results)
+        return results
 
     # Sized from the pace and the latency the plan's reads measured (Little's law), --concurrency a cap.
     workers = client.workers(len(groups))
@@ -318,8 +350,9 @@ def execute(
     return ApplyResult(
         plan=plan,
         results=tuple(results),
-        interrupted=bool(stopped),
+        interrupted=bool(stopped) and not runner.unreachable.is_set(),
         stop_reason=stopped[0] if stopped else None,
         ledger_failures=runner.ledger_failures,
         ledger_error=runner.ledger_error,
+        unreachable=runner.unreachable.is_set(),
     )

@@ -13,6 +13,7 @@ authorities come from the standard variables (``HTTPS_PROXY``, ``NO_PROXY``,
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -39,6 +40,8 @@ ENV_API_URL = "GENESYSCLOUD_API_URL"
 ENV_LOGIN_URL = "GENESYSCLOUD_LOGIN_URL"
 
 DEFAULT_REGION = "us-east-1"
+
+log = logging.getLogger("reconciler.genesys.config")
 
 
 class Secret:
@@ -105,18 +108,27 @@ def _check_url(name: str, value: str) -> None:
         )
 
 
+def _region_of(url: str) -> str | None:
+    """The Genesys region whose domain serves this URL, if it is one of theirs."""
+    host = (urlsplit(url).hostname or "").lower()
+    for region, domain in REGION_DOMAINS.items():
+        if host in (f"api.{domain}", f"login.{domain}"):
+            return region
+    return None
+
+
 def connection_from_env(env: Mapping[str, str]) -> Connection:
-    """Build the connection or raise ConfigError naming the first missing variable."""
+    """Build the connection, or raise ConfigError naming every missing variable at once."""
     client_id = env.get(ENV_CLIENT_ID, "").strip()
-    if not client_id:
-        raise ConfigError(
-            f"{ENV_CLIENT_ID} is not set: export the OAuth client id "
-            f"(client-credentials grant), or run `reconciler sandbox` for a local org"
-        )
     secret = env.get(ENV_CLIENT_SECRET, "")
-    if not secret.strip():
-        raise ConfigError(f"{ENV_CLIENT_SECRET} is not set: export the OAuth client secret")
-    region = env.get(ENV_REGION, "").strip() or DEFAULT_REGION
+    missing = [name for name, value in ((ENV_CLIENT_ID, client_id), (ENV_CLIENT_SECRET, secret.strip())) if not value]
+    if missing:
+        raise ConfigError(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: export the OAuth client's "
+            f"id and secret (client-credentials grant), or run `reconciler sandbox` for a local org"
+        )
+    given_region = env.get(ENV_REGION, "").strip()
+    region = given_region or DEFAULT_REGION
     explicit_api = env.get(ENV_API_URL, "").strip().rstrip("/")
     explicit_login = env.get(ENV_LOGIN_URL, "").strip().rstrip("/")
     if not explicit_api and region not in REGION_DOMAINS:
@@ -125,6 +137,27 @@ def connection_from_env(env: Mapping[str, str]) -> Connection:
     for name, value in ((ENV_API_URL, explicit_api), (ENV_LOGIN_URL, explicit_login)):
         if value:
             _check_url(name, value)
+    path = urlsplit(explicit_api).path.rstrip("/") if explicit_api else ""
+    if path.lower().endswith(("/api/v2", "/api")):
+        # Every endpoint path already starts with /api/v2; with it in the base URL too, the
+        # token request goes to .../api/v2/oauth/token and fails as if the credentials were wrong.
+        parts = urlsplit(explicit_api)  # only scheme, host and port are shown: the rest can carry credentials
+        base = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        raise ConfigError(
+            f"{ENV_API_URL} ends in {path}: give the base URL only ({base}); "
+            f"reconciler adds /api/v2 to each request itself"
+        )
+    if explicit_api and given_region:
+        served = _region_of(explicit_api)
+        if served is not None and served != given_region:
+            log.warning(
+                "%s=%s is ignored: %s (host %s) is in region %s, and that is the one used",
+                ENV_REGION,
+                given_region,
+                ENV_API_URL,
+                urlsplit(explicit_api).hostname,
+                served,
+            )
     api = explicit_api or api_url(region)
     # A private endpoint (or the sandbox) given only as an API URL serves login too.
     login = explicit_login or (explicit_api if explicit_api else login_url(region))

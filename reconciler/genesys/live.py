@@ -28,7 +28,8 @@ what they cost against the rate limit:
 
 A batch that fails (after the session's retries) marks its entries as
 unreadable; the planner turns that into an error for those users and leaves
-everyone else alone. Auth and permission failures stop the whole read.
+everyone else alone. Auth, permission and connection failures (Genesys
+unreachable) stop the whole read: one error, not one per user.
 """
 
 from __future__ import annotations
@@ -41,13 +42,17 @@ from typing import Any
 from reconciler.core.instants import instant_or_none
 from reconciler.core.model import DesiredEntry, LiveState, LiveUser
 from reconciler.core.settings import Settings
-from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse
+from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse, Unreachable
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.workers import cap, run_all
 
 __all__ = ["PROBE_THRESHOLD", "estimate_targeted_calls", "parse_user", "read_live", "read_users"]
 
 log = logging.getLogger("reconciler.genesys.live")
+
+# Failures no other batch would fare better with: stop the whole read, report it once.
+# Unreachable (refused, DNS, TLS, no answer in time) has already been retried by the session.
+_FATAL = (AuthError, Forbidden, Unreachable)
 
 # Below this many estimated calls the targeted read is used without asking
 # how big the org is (the question itself costs a call).
@@ -103,7 +108,7 @@ def read_users(
     """Users by id, 100 a call, in any state: (users found, id -> why its batch could not be read).
 
     The one batched read by id: planning, the saved-plan check and drift all use it.
-    Auth and permission failures raise: no batch would fare better.
+    Auth, permission and connection failures raise: no batch would fare better.
     """
     users: dict[str, LiveUser] = {}
     failed: dict[str, str] = {}
@@ -112,7 +117,7 @@ def read_users(
         try:
             return [parse_user(raw) for raw in client.users_by_ids(batch)], None
         except ApiError as exc:
-            if isinstance(exc, (AuthError, Forbidden)):
+            if isinstance(exc, _FATAL):
                 raise
             return [], str(exc)
 
@@ -135,7 +140,7 @@ class _Reader:
         self.errors: dict[str, str] = {}
 
     def _fail(self, keys: Iterable[str], exc: ApiError) -> None:
-        if isinstance(exc, (AuthError, Forbidden)):
+        if isinstance(exc, _FATAL):
             raise exc
         for key in keys:
             self.errors[key] = str(exc)
@@ -214,7 +219,7 @@ class _Reader:
         try:
             return self.client.search_emails(values)
         except ApiError as exc:
-            if isinstance(exc, (AuthError, Forbidden)):
+            if isinstance(exc, _FATAL):
                 raise
             return exc
 
@@ -230,7 +235,7 @@ class _Reader:
                         user = parse_user(raw)
                         found.setdefault(email.lower(), []).append(user)
         except ApiError as exc:
-            if isinstance(exc, AuthError):
+            if isinstance(exc, (AuthError, Unreachable)):
                 raise
             for key in doubt:
                 self.errors[f"email:{key}"] = f"not found by search, and the listing to confirm it failed: {exc}"
@@ -275,7 +280,7 @@ def read_live(
             try:
                 total = client.count_users("any")
             except ApiError as exc:
-                if isinstance(exc, AuthError):
+                if isinstance(exc, (AuthError, Unreachable)):
                     raise
                 log.warning("cannot size the org (%s); reading the managed users in batches", exc)
                 total = None
@@ -288,7 +293,7 @@ def read_live(
         try:
             reader.listing(id_entries, email_entries)
         except ApiError as exc:
-            if isinstance(exc, AuthError):
+            if isinstance(exc, (AuthError, Unreachable)):
                 raise
             # /users/query needs directory:user:view in every division, and one bad page spoils a
             # whole listing: batched reads isolate failures per user.
@@ -302,7 +307,7 @@ def read_live(
         try:
             active = client.count_users("active")
         except ApiError as exc:
-            if isinstance(exc, AuthError):
+            if isinstance(exc, (AuthError, Unreachable)):
                 raise
             log.warning("cannot count the org's active users (%s)", exc)  # the plan reports budget_unknown
     index = {k: tuple(dict.fromkeys(v)) for k, v in reader.email_index.items()}

@@ -21,11 +21,14 @@ The clock and sleep are injected, so tests run the whole policy in no time.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["Pacer", "RateHeaders"]
+
+log = logging.getLogger("reconciler.genesys.pacer")  # pacing decisions: debug (-vv)
 
 DECREASE = 0.8  # rate multiplier after a 429 episode (no rate headers)
 RECOVERY_PER_SECOND = 0.01  # share of the configured rate regained per second without a 429
@@ -93,6 +96,8 @@ class Pacer:
             slot = self._reserve(now)
             episode = self._episode
             self._in_flight += 1
+        if slot - now >= 1.0:  # only waits a person would notice; even spacing is every request
+            log.debug("pacing: waiting %.2f s for a turn (%.1f requests/s)", slot - now, self._rate)
         while slot > now:
             self._sleep(slot - now)
             with self._lock:
@@ -126,6 +131,7 @@ class Pacer:
             if remaining <= 0:
                 self._blocked_until = max(self._blocked_until, now + info.reset)
                 self._header_interval = None
+                log.debug("pacing: rate headers say the budget is spent; holding for %.1f s", info.reset)
             else:
                 self._header_interval = info.reset / remaining
                 self._header_valid_until = now + info.reset
@@ -142,6 +148,12 @@ class Pacer:
             self._header_interval = None
             if new_episode:  # workers refused in the same window count as one signal
                 self._rate = max(self._base_rate / MAX_SLOWDOWN, self._rate * DECREASE)
+                log.debug(
+                    "pacing: 429, every worker holds %.1f s, then %.1f requests/s (was %.1f)",
+                    retry_after,
+                    self._rate,
+                    self._rate / DECREASE,
+                )
             self._recovered_at = self._blocked_until
 
     def _current_interval(self, now: float) -> float:

@@ -43,7 +43,6 @@ from reconciler.errors import (
     AuthError,
     BadRequest,
     Forbidden,
-    NetworkError,
     NotFound,
     RateLimited,
     ServerError,
@@ -54,11 +53,13 @@ from reconciler.errors import (
 from reconciler.genesys.config import Connection
 from reconciler.genesys.headers import date_header, retry_after_seconds
 from reconciler.genesys.pacer import Pacer
-from reconciler.genesys.trust import transport_failure
+from reconciler.genesys.transport import connection_error
 
 __all__ = ["ApiResponse", "ApiSession", "ApiStats", "endpoint_name"]
 
 log = logging.getLogger("reconciler.genesys")
+# One line per API call (-v). Its own logger, so the service's default INFO log stays one line per event.
+calls_log = logging.getLogger("reconciler.api")
 
 TRANSIENT_STATUSES = frozenset({408, 502, 503, 504})
 VERSION_MISMATCH_TEXT = "does not match the current version"
@@ -149,7 +150,7 @@ class _TokenSource:
             self._stats.record("POST /oauth/token", resp.status_code)
         except httpx.TransportError as exc:
             self._stats.record("POST /oauth/token", 0)
-            raise transport_failure(exc, f"POST {url}", "cannot reach the login endpoint") from None
+            raise connection_error(exc, f"the login endpoint {url}") from None
         if resp.status_code in (400, 401, 403):
             raise AuthError(
                 "Genesys rejected the OAuth client credentials (check "
@@ -258,7 +259,7 @@ class ApiSession:
             else:
                 attempt = f"attempt {tally(state, 'transient') + 1} of {self.settings.retry_attempts}"
                 what = f"retrying in {state.upcoming_sleep:.2f} s ({attempt})"
-            log.warning("%s %s: %s; %s", method, path, exc, what)
+            log.debug("%s %s: %s; %s", method, path, exc, what)  # retries: -vv
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientError),
@@ -298,23 +299,23 @@ class ApiSession:
     def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, token: str) -> httpx.Response:
         sent = self.pacer.acquire()
         headers = None
+        started = time.perf_counter()  # for the log line only; pacing and retries use the injected clock
         try:
             resp = self.http.request(
                 method, self.conn.api_url + path, params=params, json=body, headers={"Authorization": f"Bearer {token}"}
             )
             headers = resp.headers
-        except httpx.TimeoutException:
+        except httpx.TransportError as exc:  # timeouts included
             self.stats.record(endpoint_name(method, path), 0)
-            raise NetworkError("the request timed out", request=f"{method} {path}") from None
-        except httpx.TransportError as exc:
-            self.stats.record(endpoint_name(method, path), 0)
-            raise transport_failure(exc, f"{method} {path}", "connection failed") from None
+            raise connection_error(exc, f"Genesys Cloud at {self.conn.api_url}", f"{method} {path}") from None
         except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded: an answer we cannot trust
             self.stats.record(endpoint_name(method, path), 0)
             raise UnexpectedResponse(f"unreadable answer ({type(exc).__name__})", request=f"{method} {path}") from None
         finally:
             self.pacer.release(headers, sent)
         self.stats.record(endpoint_name(method, path), resp.status_code)
+        ms = (time.perf_counter() - started) * 1000  # -v: method, path, status, time; never query, headers, body
+        calls_log.info("%s %s -> %d (%.0f ms)", method, path, resp.status_code, ms, extra={"event": "api_call"})
         return resp
 
     def _interpret(self, resp: httpx.Response, method: str, path: str) -> ApiResponse:

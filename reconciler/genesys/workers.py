@@ -65,11 +65,19 @@ def pool_size(session: ApiSession, tasks: int) -> int:
 def run_all(session: ApiSession, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``work(item)`` for every item, on as many threads as the rate needs; results in item order.
 
-    An exception from ``work`` is raised here (after the items already started have finished).
+    An exception from ``work`` is raised here, after the items already started have finished;
+    the items not yet started are cancelled.
     """
     workers = pool_size(session, len(items))
     if workers == 1 or len(items) <= 1:
         return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read") as pool:
         futures = [pool.submit(work, item) for item in items]
-        return [f.result() for f in futures]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            # A failure that stops the whole read (Genesys unreachable, credentials) stops the queue
+            # too: the items not yet started never send their requests and their retries.
+            for future in futures:
+                future.cancel()
+            raise

@@ -1,25 +1,34 @@
-"""Prometheus metrics and the /healthz, /status and /metrics endpoints of `reconciler run`.
+"""Prometheus metrics and the HTTP routes of `reconciler run`: /metrics, /healthz, /readyz, /status.
 
-/healthz is liveness (is the scheduler ticking?); /status is a JSON document
-for monitoring (backoff, held users) that never fails liveness.
+Effectful (serves HTTP). A private registry (not the process-global one), so
+tests and several services in one process never share counters.
+``/metrics`` is prometheus-client's own WSGI app; the health routes are a thin
+WSGI layer in front of it. It is served by wsgiref with a bounded pool of
+worker threads and a socket timeout, so a slow or hostile scraper can hold
+neither a thread for ever nor make the process start threads without end.
 
-A private registry (not the process-global one), so tests and several
-services in one process never share counters. The HTTP server is stdlib
-``http.server`` because it must serve two paths; prometheus-client renders
-the exposition format.
+    /metrics  the exposition format
+    /healthz  liveness: 200 while a tick finished within two periods, else 503
+    /readyz   readiness: 200 when the last tick did not fail, else 503 (why in the body)
+    /status   the service status as JSON (last tick, backoff, held users), always 200
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
 __all__ = ["HealthServer", "Metrics"]
+
+WORKERS = 4  # probes and scrapes are tiny; four at once is plenty, and a flood queues instead of forking
+REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request or read the answer
 
 
 class Metrics:
@@ -53,6 +62,11 @@ class Metrics:
             registry=r,
         )
         self.last_tick = Gauge("reconciler_last_tick_timestamp_seconds", "Unix time the last tick finished", registry=r)
+        self.last_ok = Gauge(
+            "reconciler_last_tick_success",
+            "1 when the last tick ended without a failure, 0 when it failed (alert on 0)",
+            registry=r,
+        )
         self.api_requests = Counter(
             "reconciler_api_requests", "Genesys API requests by endpoint and status", ["endpoint", "status"], registry=r
         )
@@ -69,60 +83,102 @@ class Metrics:
         if status == 429:
             self.rate_limited.inc()
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+
+Check = Callable[[], tuple[bool, str]]
+StartResponse = Callable[..., Any]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    # Headers and body go out in separate writes; with Nagle on, the second waits for a delayed ACK (~40 ms).
-    disable_nagle_algorithm = True
+def routes(metrics: Metrics, live: Check, ready: Check, status: Callable[[], dict[str, Any]]) -> Any:
+    """The WSGI app: the health routes, and prometheus-client's app for /metrics."""
+    exposition = make_wsgi_app(metrics.registry)
 
-    def do_GET(self) -> None:  # http.server's naming
-        if self.path.split("?")[0] == "/metrics":
-            body, status, ctype = self.server.metrics.render(), 200, CONTENT_TYPE_LATEST
-        elif self.path.split("?")[0] == "/status" and self.server.status is not None:
-            body = (json.dumps(self.server.status(), indent=2) + "\n").encode()
-            status, ctype = 200, "application/json"
-        elif self.path.split("?")[0] == "/healthz":
-            healthy, detail = self.server.health()
-            body, status, ctype = (detail + "\n").encode(), 200 if healthy else 503, "text/plain; charset=utf-8"
-        else:
-            body, status, ctype = b"not found\n", 404, "text/plain; charset=utf-8"
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def text(start: StartResponse, ok: bool, body: str) -> Iterable[bytes]:
+        data = (body + "\n").encode()
+        start("200 OK" if ok else "503 Service Unavailable", _headers("text/plain; charset=utf-8", data))
+        return [data]
+
+    def app(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            result: Iterable[bytes] = exposition(environ, start)
+            return result
+        if path == "/healthz":
+            return text(start, *live())
+        if path == "/readyz":
+            return text(start, *ready())
+        if path == "/status":
+            data = (json.dumps(status(), indent=2) + "\n").encode()
+            start("200 OK", _headers("application/json", data))
+            return [data]
+        return _not_found(start)
+
+    return app
+
+
+def _headers(ctype: str, data: bytes) -> list[tuple[str, str]]:
+    return [("Content-Type", ctype), ("Content-Length", str(len(data)))]
+
+
+def _not_found(start: StartResponse) -> Iterable[bytes]:
+    data = b"not found: try /metrics, /healthz, /readyz or /status\n"
+    start("404 Not Found", _headers("text/plain; charset=utf-8", data))
+    return [data]
+
+
+class _Handler(WSGIRequestHandler):
+    timeout = REQUEST_TIMEOUT  # socket timeout for reading the request and writing the answer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # stdlib signature
         """Probes every few seconds would flood the log; stay quiet."""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _PooledServer(WSGIServer):
+    """wsgiref's server, with each connection handled on a bounded pool instead of inline or a new thread."""
+
     allow_reuse_address = True
-    metrics: Metrics
-    health: Callable[[], tuple[bool, str]]
-    status: Callable[[], dict[str, Any]] | None
+
+    def __init__(self, address: tuple[str, int], workers: int, timeout: float) -> None:
+        # Before binding: a failed bind calls server_close(), which shuts the pool down.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="metrics-http")
+        super().__init__(address, type("_TimedHandler", (_Handler,), {"timeout": timeout}))
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._pool.submit(self._handle, request, client_address)
+
+    def _handle(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except (OSError, ValueError):  # a client that hung up or timed out: nothing to answer
+            pass
+        finally:
+            self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _PooledServer6(_PooledServer):
+    address_family = socket.AF_INET6
 
 
 class HealthServer:
-    """Serves /metrics, /healthz and /status in a background thread."""
+    """Serves the routes in a background thread. Raises OSError if the address cannot be bound."""
 
     def __init__(
         self,
         metrics: Metrics,
-        health: Callable[[], tuple[bool, str]],
+        live: Check,
         *,
         host: str,
         port: int,
+        ready: Check | None = None,
         status: Callable[[], dict[str, Any]] | None = None,
+        workers: int = WORKERS,
+        timeout: float = REQUEST_TIMEOUT,
     ) -> None:
-        self._server = _Server((host, port), _Handler)
-        self._server.metrics = metrics
-        self._server.health = health
-        self._server.status = status
+        self._server = (_PooledServer6 if ":" in host else _PooledServer)((host, port), workers, timeout)
+        self._server.set_app(routes(metrics, live, ready or live, status or (lambda: {})))
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="metrics-http", daemon=True

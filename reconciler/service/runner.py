@@ -42,6 +42,7 @@ from reconciler.service.backoff import Backoff, TickHealth
 from reconciler.service.diagnosis import auth_fix, is_unreachable
 from reconciler.service.metrics import Metrics
 from reconciler.service.notify import Notifier
+from reconciler.service.status import ServiceStatus
 
 __all__ = ["EXIT_DRIFT", "Schedule", "Service", "TickReport"]
 
@@ -110,9 +111,7 @@ class Service:
         self.git_pull = git_pull
         self.wall = wall
         self.stopping = threading.Event()
-        self.started_at = wall()
-        self.last_finished: float | None = None
-        self.ticks = 0
+        self.state = ServiceStatus(started_at=wall(), period=schedule.period())
         self.backoff = Backoff(period=schedule.period(), max_delay=max(max_backoff, 0.0))
         self.held_notified: set[str] = set()  # users whose current hold was already notified
         self.held_now: list[str] = []
@@ -121,21 +120,21 @@ class Service:
     # --- health -------------------------------------------------------------------
 
     def health(self) -> tuple[bool, str]:
-        """Healthy while the last tick finished within two scheduling periods (or since start)."""
-        since = self.last_finished if self.last_finished is not None else self.started_at
-        age = self.wall() - since
-        limit = 2 * self.schedule.period()
-        what = "last tick finished" if self.last_finished is not None else "started, no tick finished yet,"
-        return age <= limit, f"{what} {age:.1f}s ago (limit {limit:.0f}s)"
+        """Liveness: the last tick finished within two scheduling periods (or since start)."""
+        return self.state.live(self.wall())
+
+    def ready(self) -> tuple[bool, str]:
+        """Readiness: the last tick did not fail (a failing tick is for people, not for a restart)."""
+        return self.state.ready()
 
     def status(self) -> dict[str, Any]:
-        """The status document (GET /status): health, backoff and held users, for monitoring."""
+        """The status document (GET /status): health, the last tick's outcome, backoff and held users."""
         healthy, detail = self.health()
         return {
             "healthy": healthy,
             "detail": detail,
-            "ticks": self.ticks,
-            "last_tick_finished": self.last_finished,
+            "last_tick_finished": self.state.last_finished,
+            **self.state.as_dict(self.wall()),
             "backoff": self.backoff.as_dict(),
             "held": list(self.held_now),
         }
@@ -146,7 +145,7 @@ class Service:
         """What the scheduler runs: a tick, unless the service is backing off."""
         if self.backoff.waiting(self.wall()):
             # Alive and deliberately waiting: counts as a finished tick for liveness.
-            self.last_finished = self.wall()
+            self.state.last_finished = self.wall()
             log.info(
                 "backing off: tick skipped (%.0fs between ticks after %d bad tick(s): %s)",
                 self.backoff.delay,
@@ -154,13 +153,13 @@ class Service:
                 self.backoff.reason,
                 extra={"event": "tick_skipped", "backoff_seconds": self.backoff.delay},
             )
-            return TickReport(self.ticks, skipped=True)
+            return TickReport(self.state.ticks, skipped=True)
         return self.tick()
 
     def tick(self) -> TickReport:
         """Run one tick now (the scheduler goes through ``scheduled``; --once and tests call this)."""
-        self.ticks += 1
-        report = TickReport(self.ticks)
+        self.state.ticks += 1
+        report = TickReport(self.state.ticks)
         started = time.monotonic()
         log.info("tick %d started", report.number, extra={"event": "tick_started", "tick": report.number})
         try:
@@ -177,13 +176,15 @@ class Service:
             self._failed(report, "crash", f"{type(exc).__name__}: {exc}")
         finally:
             duration = time.monotonic() - started
-            self.last_finished = self.wall()
-            self.metrics.last_tick.set(self.last_finished)
+            finished = self.wall()
+            self.state.record(report.code, report.reason, report.message, finished)
+            self.metrics.last_tick.set(finished)
             self.metrics.duration.observe(duration)
             outcome = "ok" if report.code != 1 else "failed"
             self.metrics.ticks.labels(outcome=outcome).inc()
+            self.metrics.last_ok.set(0 if report.code == 1 else 1)
             if report.code != 1:
-                self.metrics.last_success.set(self.last_finished)
+                self.metrics.last_success.set(finished)
             self._back_off(report)
             log.info(
                 "tick %d finished: %s, %d change(s) planned, %d applied, %d failed (%.2fs)",
@@ -373,7 +374,7 @@ class Service:
         finally:
             log.info("stopping: finishing the write in flight", extra={"event": "service_stopping"})
             scheduler.shutdown(wait=True)
-            log.info("service stopped after %d tick(s)", self.ticks, extra={"event": "service_stopped"})
+            log.info("service stopped after %d tick(s)", self.state.ticks, extra={"event": "service_stopped"})
 
     def stop(self, *_: Any) -> None:
         self.stopping.set()

@@ -15,7 +15,7 @@ from reconciler.core.plan import Change, Plan, Problem
 from reconciler.core.report.safe import md_code, md_text, visible_lines
 from reconciler.core.results import ApplyResult, Outcome, Result
 
-__all__ = ["render_apply", "render_plan"]
+__all__ = ["render_apply", "render_failure", "render_plan"]
 
 DEFAULT_ROWS = 50
 
@@ -150,9 +150,17 @@ def _result_row(r: Result) -> str:
     return f"| {_cell(who)} | {c.action.value} | {_OUTCOME[r.outcome]} | {_cell(note)} |"
 
 
+def _verdict(result: ApplyResult) -> str:
+    if result.ok:
+        return "complete"
+    if result.unreachable:
+        return "stopped (Genesys unreachable)"
+    return "interrupted" if result.interrupted else "incomplete"
+
+
 def render_apply(result: ApplyResult, *, max_rows: int = DEFAULT_ROWS) -> str:
     applied, failed, skipped = (result.count(o) for o in (Outcome.APPLIED, Outcome.FAILED, Outcome.SKIPPED))
-    verdict = "complete" if result.ok else ("interrupted" if result.interrupted else "incomplete")
+    verdict = _verdict(result)
     out = [f"### reconciler apply {verdict}: **{applied}** applied, **{failed}** failed, {skipped} skipped", ""]
     out += _problems(result.plan.warnings, "Warnings")
     if result.results:
@@ -169,4 +177,15 @@ def render_apply(result: ApplyResult, *, max_rows: int = DEFAULT_ROWS) -> str:
     if result.ledger_failures:
         why = _cell(result.ledger_error or "see the log")
         out += [f"The audit ledger could not be written {result.ledger_failures} time(s): {why}", ""]
+    return visible_lines(out)
+
+
+def render_failure(command: str, problems: Iterable[Problem]) -> str:
+    """A command that could not even plan: what stopped it, for the same comment the plan would fill."""
+    items = list(problems)
+    out = [f"### reconciler {command} failed: {_plural(len(items), 'error')}", ""]
+    out += ["> **Nothing was written to Genesys Cloud.** Fix the errors below and push again.", ""]
+    out += _problems(items, "Errors")
+    while out and out[-1] == "":
+        out.pop()
     return visible_lines(out)

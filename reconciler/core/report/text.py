@@ -5,16 +5,34 @@ be made, then pending entries, warnings and errors, then one summary line.
 Plain text; the CLI adds colour when writing to a terminal. Every line is
 made visible (safe.py): a name, reason or message from a file or from Genesys
 cannot move the cursor, overwrite a line or print a line of its own.
+
+The renderings are lists of ``Line`` values: the text, and a tag saying what
+the line is (``deactivate``, ``error``, ``failed``, ``summary``, ...). The
+plain text is the lines joined; the CLI styles a line by its tag on a
+terminal, so colour comes from the data, never from matching rendered text.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from reconciler.core.model import Action
 from reconciler.core.plan import Change, Plan, Problem
 from reconciler.core.report.safe import visible_lines
-from reconciler.core.results import ApplyResult, Outcome
+from reconciler.core.results import ApplyResult, Outcome, Result
 
-__all__ = ["render_apply", "render_plan", "summary_line"]
+__all__ = ["Line", "apply_lines", "plan_lines", "render_apply", "render_plan", "result_line", "summary_line"]
+
+
+class Line(NamedTuple):
+    text: str
+    tag: str = ""  # what the line is, for styling: an action, error, warning, an outcome, summary
+
+
+def join(lines: list[Line]) -> str:
+    """The plain text: every line made visible (a value holding a newline or an escape stays on its line)."""
+    return visible_lines([line.text for line in lines])
+
 
 _HEADLINE = {
     Action.DEACTIVATE: "will be deactivated",
@@ -22,6 +40,7 @@ _HEADLINE = {
     Action.REVOKE_TOKENS: "will have all sessions ended (tokens revoked)",
 }
 _SIGN = {Action.DEACTIVATE: "~", Action.REACTIVATE: "~", Action.REVOKE_TOKENS: "-"}
+_TAG = {Action.DEACTIVATE: "deactivate", Action.REACTIVATE: "reactivate", Action.REVOKE_TOKENS: "revoke"}
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
@@ -46,99 +65,127 @@ def _who(email: str | None, name: str | None, user_id: str) -> str:
     return f"{label} ({name})" if name else label
 
 
-def _change_block(c: Change) -> list[str]:
+def _change_block(c: Change) -> list[Line]:
     lines = [
-        f"  # {_who(c.email, c.name, c.user_id)} {_HEADLINE[c.action]}",
-        f"  {_SIGN[c.action]} user {c.user_id}    {c.source}",
+        Line(f"  # {_who(c.email, c.name, c.user_id)} {_HEADLINE[c.action]}", _TAG[c.action]),
+        Line(f"  {_SIGN[c.action]} user {c.user_id}    {c.source}"),
     ]
     if c.action is Action.REVOKE_TOKENS:
-        lines.append(f"      tokens: all -> none    ({c.detail})" if c.detail else "      tokens: all -> none")
+        lines.append(Line(f"      tokens: all -> none    ({c.detail})" if c.detail else "      tokens: all -> none"))
     else:
-        lines.append(f"      state: {c.before} -> {c.after}    (version {c.version})")
+        lines.append(Line(f"      state: {c.before} -> {c.after}    (version {c.version})"))
         if c.reason_code:
-            lines.append(f"      reason code: {c.reason_code}    (recorded in Genesys)")
+            lines.append(Line(f"      reason code: {c.reason_code}    (recorded in Genesys)"))
         if c.detail:
-            lines.append(f"      {c.detail}")
+            lines.append(Line(f"      {c.detail}"))
     why = "    ".join(
         part for part in (f"reason: {c.reason}" if c.reason else "", f"ticket: {c.ticket}" if c.ticket else "") if part
     )
     if why and c.action is not Action.REVOKE_TOKENS:
-        lines.append(f"      {why}")
+        lines.append(Line(f"      {why}"))
     return lines
 
 
-def _problem_line(p: Problem) -> str:
+def _problem_line(p: Problem) -> Line:
     where = f"{p.source}: " if p.source else ""
-    return f"  {'error' if p.is_error else 'warning'}: {where}{p.message} [{p.code}]"
+    kind = "error" if p.is_error else "warning"
+    return Line(f"  {kind}: {where}{p.message} [{p.code}]", kind)
 
 
 def render_plan(plan: Plan) -> str:
-    out: list[str] = []
+    return join(plan_lines(plan))
+
+
+def plan_lines(plan: Plan) -> list[Line]:
+    out: list[Line] = []
     if plan.changes:
-        out.append("reconciler will make these changes in Genesys Cloud:")
-        out.append("")
+        out.append(Line("reconciler will make these changes in Genesys Cloud:"))
+        out.append(Line(""))
         for c in plan.changes:
             out.extend(_change_block(c))
-            out.append("")
+            out.append(Line(""))
     if plan.pending:
-        out.append("Pending (not yet effective; applied at the first run after the time shown):")
+        out.append(Line("Pending (not yet effective; applied at the first run after the time shown):"))
         for p in plan.pending:
             verb = "deactivate" if p.action is Action.DEACTIVATE else "reactivate"
             out.append(
-                f"  # {_who(p.email, p.name, p.user_id)}: {verb} from "
-                f"{p.effective.strftime('%Y-%m-%d %H:%M:%S %z')}    {p.source}"
+                Line(
+                    f"  # {_who(p.email, p.name, p.user_id)}: {verb} from "
+                    f"{p.effective.strftime('%Y-%m-%d %H:%M:%S %z')}    {p.source}",
+                    "pending",
+                )
             )
-        out.append("")
+        out.append(Line(""))
     if plan.held:
-        out.append("Held (another system keeps changing these users back; not corrected this run):")
+        out.append(Line("Held (another system keeps changing these users back; not corrected this run):", "warning"))
         for h in plan.held:
-            out.append(f"  # {_who(h.email, h.name, h.user_id)}    {h.source}")
-            out.append(f"      {h.message}")
-        out.append("")
+            out.append(Line(f"  # {_who(h.email, h.name, h.user_id)}    {h.source}", "held"))
+            out.append(Line(f"      {h.message}"))
+        out.append(Line(""))
     if plan.warnings:
-        out.append("Warnings:")
+        out.append(Line("Warnings:", "warning"))
         out.extend(_problem_line(p) for p in plan.warnings)
-        out.append("")
+        out.append(Line(""))
     if plan.errors:
-        out.append("Errors (apply will refuse this plan):")
+        out.append(Line("Errors (apply will refuse this plan):", "error"))
         out.extend(_problem_line(p) for p in plan.errors)
-        out.append("")
+        out.append(Line(""))
     if not plan.changes and not plan.errors:
         managed = _plural(plan.managed, "managed user")
         if plan.held:  # nothing will be written, yet Genesys does not match: another system keeps changing them
-            out.append(f"No changes to make, but the desired state is not met: {len(plan.held)} held ({managed}).")
+            out.append(
+                Line(
+                    f"No changes to make, but the desired state is not met: {len(plan.held)} held ({managed}).",
+                    "warning",
+                )
+            )
         else:
-            out.append(f"No changes. Genesys Cloud matches the desired state ({managed}).")
-    out.append(summary_line(plan))
-    return visible_lines(out)  # a value holding a newline or an escape stays on its own line, visibly
+            out.append(Line(f"No changes. Genesys Cloud matches the desired state ({managed}).", "ok"))
+    out.append(Line(summary_line(plan), "summary"))
+    return out
 
 
 _MARK = {Outcome.APPLIED: "ok     ", Outcome.FAILED: "FAILED ", Outcome.SKIPPED: "skipped"}
 
 
+def _verdict(result: ApplyResult) -> str:
+    if result.ok:
+        return "complete"
+    if result.unreachable:
+        return "stopped (Genesys unreachable)"
+    return "interrupted" if result.interrupted else "incomplete"
+
+
+def result_line(r: Result) -> Line:
+    """One change's outcome, as it happens (progress) or in the final report."""
+    c = r.change
+    line = f"  {_MARK[r.outcome]} {c.action.value:<13} {_who(c.email, c.name, c.user_id)}  [{c.user_id}]"
+    if r.message:
+        line += f": {r.message}"
+    if r.error:
+        extra = " ".join(str(v) for v in (r.error.get("status"), r.error.get("code")) if v)
+        cid = r.error.get("correlation_id")
+        line += f" [{extra}{', correlation id ' + cid if cid else ''}]"
+    return Line(line, r.outcome.value)
+
+
 def render_apply(result: ApplyResult) -> str:
-    out: list[str] = []
-    for r in result.results:
-        c = r.change
-        line = f"  {_MARK[r.outcome]} {c.action.value:<13} {_who(c.email, c.name, c.user_id)}  [{c.user_id}]"
-        if r.message:
-            line += f": {r.message}"
-        if r.error:
-            extra = " ".join(str(v) for v in (r.error.get("status"), r.error.get("code")) if v)
-            cid = r.error.get("correlation_id")
-            line += f" [{extra}{', correlation id ' + cid if cid else ''}]"
-        out.append(line)
+    return join(apply_lines(result))
+
+
+def apply_lines(result: ApplyResult, *, each: bool = True) -> list[Line]:
+    """The outcomes (``each=False``: only the verdict, when progress already showed each one)."""
+    out = [result_line(r) for r in result.results] if each else []
     if out:
-        out.append("")
+        out.append(Line(""))
     applied, failed, skipped = (result.count(o) for o in (Outcome.APPLIED, Outcome.FAILED, Outcome.SKIPPED))
     if not result.results:
-        out.append("Apply complete: nothing to do.")
+        out.append(Line("Apply complete: nothing to do.", "summary"))
     else:
-        status = "complete" if result.ok else ("interrupted" if result.interrupted else "incomplete")
-        out.append(f"Apply {status}: {applied} applied, {failed} failed, {skipped} skipped.")
+        out.append(Line(f"Apply {_verdict(result)}: {applied} applied, {failed} failed, {skipped} skipped.", "summary"))
     if result.interrupted:
-        out.append(f"Stopped ({result.stop_reason}): users not started are listed as skipped.")
+        out.append(Line(f"Stopped ({result.stop_reason}): users not started are listed as skipped.", "warning"))
     if result.ledger_failures:
         why = f": {result.ledger_error}" if result.ledger_error else "; see the log"
-        out.append(f"The audit ledger could not be written {result.ledger_failures} time(s){why}.")
-    return visible_lines(out)  # a value holding a newline or an escape stays on its own line, visibly
+        out.append(Line(f"The audit ledger could not be written {result.ledger_failures} time(s){why}.", "error"))
+    return out
