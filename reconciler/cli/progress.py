@@ -15,11 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, Task, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as Bar
-from rich.text import Text
-
 from reconciler.cli.common import STYLES, colour_wanted
 from reconciler.core.progress import Progress
 from reconciler.core.report.text import result_line
@@ -30,16 +25,22 @@ __all__ = ["LineProgress", "TerminalProgress", "progress_for"]
 LINE_INTERVAL = 10.0  # seconds between progress lines in CI: visible, never a flood
 
 
-class _Rate(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f}/s" if speed else "", style="dim")
-
-
 class TerminalProgress:
     """A rich progress bar on stderr; each finished user's result lines print above it (text mode)."""
 
     def __init__(self, stream: TextIO, *, show_results: bool) -> None:
+        # rich is imported here, on a terminal only: `plan --help` and CI runs never load it.
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task: Task) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:.1f}/s" if speed else "", style="dim")
+
+        self._text = Text
         self.console = Console(file=stream, highlight=False, emoji=False, no_color=not colour_wanted(stream))
         self.show_results = show_results
         self.shown_results = False
@@ -47,7 +48,7 @@ class TerminalProgress:
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            _Rate(),
+            Rate(),
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
@@ -71,7 +72,7 @@ class TerminalProgress:
             if self.show_results:
                 for r in results:
                     line = result_line(r)
-                    self._bar.console.print(Text(line.text, style=STYLES.get(line.tag, "")))
+                    self._bar.console.print(self._text(line.text, style=STYLES.get(line.tag, "")))
                     self.shown_results = True
 
     def done(self) -> None:
