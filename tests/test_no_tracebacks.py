@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import main as main_module
+from reconciler.cli import validate as validate_module
 from tests.conftest import SandboxHandle, run_process
 
 
@@ -96,7 +96,7 @@ def test_an_unforeseen_crash_is_one_line_that_points_to_vv(
     def boom(args: Any) -> int:
         raise TypeError("a bug of ours")
 
-    monkeypatch.setattr(main_module.validate_cmd, "run", boom)
+    monkeypatch.setattr(validate_module, "run", boom)
     result = cli("validate", str(desired))
     assert_one_line_error(result, "TypeError", "a bug of ours", "-vv")
     traced = cli("-vv", "validate", str(desired))
