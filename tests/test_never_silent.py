@@ -33,11 +33,18 @@ def test_drift_with_the_ledger_lost_compares_live_state_with_the_files(
     assert sandbox.writes(mark) == []
 
 
-def test_drift_that_cannot_read_a_declared_user_cannot_tell(cli: Any, sandbox: SandboxHandle, desired: Path) -> None:
+def test_drift_that_cannot_read_a_declared_user_cannot_tell(
+    cli: Any, sandbox: SandboxHandle, desired: Path, tmp_path: Path
+) -> None:
+    ledger = str(tmp_path / "ledger.jsonl")
+    assert cli("apply", str(desired), "--auto-approve", "--ledger", ledger, env=sandbox.env).code == 0
     write(desired, "ghost.yaml", "users:\n  - email: ghost@example.com\n")
-    result = cli("drift", str(desired), env=sandbox.env)
-    assert result.code == 1 and "No drift" not in result.out
+    result = cli("drift", str(desired), "--ledger", ledger, env=sandbox.env)
+    assert result.code == 1 and "No drift" not in result.out  # nothing found, but not everyone checked
     assert "cannot tell" in result.err and "ghost@example.com" in result.out
+    sandbox.set_state(JANE, "active")
+    both = cli("drift", str(desired), "--ledger", ledger, env=sandbox.env)
+    assert both.code == 2 and "cannot tell" in both.err  # drift found still alerts as drift
 
 
 def test_drift_and_audit_on_a_missing_folder_are_errors(cli: Any, sandbox: SandboxHandle, tmp_path: Path) -> None:

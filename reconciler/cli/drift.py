@@ -135,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
             f"{plan.managed} declared users match the desired state.\n"
         )
     if plan.has_errors:
-        # Some declared users could not be checked: say it cannot tell, whatever else was found.
+        # Some declared users could not be checked: never "no drift". Drift found elsewhere still
+        # alerts as drift (2); with none found, it cannot tell (1).
         sys.stderr.write(f"reconciler: error: cannot tell for every user: {len(plan.errors)} error(s) in the plan\n")
-        return EXIT_ERROR
-    return EXIT_CHANGES if drifts else EXIT_OK
+    if drifts:
+        return EXIT_CHANGES
+    return EXIT_ERROR if plan.has_errors else EXIT_OK
