@@ -25,32 +25,11 @@ from reconciler.genesys.config import connection_from_env
 from tests.conftest import FIXED_NOW, SandboxHandle, run_process
 
 
-def test_a_zero_interval_is_a_duration_that_must_be_positive(cli: Any, desired: Path) -> None:
-    result = cli("run", str(desired), "--once", "--every", "0s")
-    assert result.code == 1 and "'0s': the interval must be positive" in result.err
-    assert "is not a duration" not in result.err
-
-
 def test_apply_of_a_yaml_file_points_to_apply_dir(cli: Any, desired: Path) -> None:
     result = cli("apply", str(desired / "returning.yaml"))
     assert result.code == 1
     assert "is a desired-state file, not a saved plan" in result.err
     assert f"reconciler apply {desired}" in result.err and "JSONDecodeError" not in result.err
-
-
-def test_a_saved_plan_applied_from_another_folder_names_the_folder_it_was_made_for(
-    cli: Any, sandbox: SandboxHandle, desired: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(desired.parent)
-    assert cli("plan", "desired_state", "--out", "plan.json", env=sandbox.env).code == 0
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    result = cli("apply", str(desired.parent / "plan.json"), env=sandbox.env)
-    assert result.code == 1
-    assert "the plan was made for the desired-state folder 'desired_state'" in result.err
-    assert "apply it from the folder where it was made" in result.err
-    assert sandbox.writes() == []
 
 
 def test_json_log_time_is_utc_with_a_z() -> None:
