@@ -68,3 +68,12 @@ class ApplyResult:
             and not self.ledger_failures
             and all(r.outcome is not Outcome.FAILED for r in self.results)
         )
+
+    @property
+    def verdict(self) -> str:
+        """One word (or phrase) for the run, the same in every rendering."""
+        if self.ok:
+            return "complete"
+        if self.unreachable:
+            return "stopped (Genesys unreachable)"
+        return "interrupted" if self.interrupted else "incomplete"

@@ -150,17 +150,9 @@ def _result_row(r: Result) -> str:
     return f"| {_cell(who)} | {c.action.value} | {_OUTCOME[r.outcome]} | {_cell(note)} |"
 
 
-def _verdict(result: ApplyResult) -> str:
-    if result.ok:
-        return "complete"
-    if result.unreachable:
-        return "stopped (Genesys unreachable)"
-    return "interrupted" if result.interrupted else "incomplete"
-
-
 def render_apply(result: ApplyResult, *, max_rows: int = DEFAULT_ROWS) -> str:
     applied, failed, skipped = (result.count(o) for o in (Outcome.APPLIED, Outcome.FAILED, Outcome.SKIPPED))
-    verdict = _verdict(result)
+    verdict = result.verdict
     out = [f"### reconciler apply {verdict}: **{applied}** applied, **{failed}** failed, {skipped} skipped", ""]
     out += _problems(result.plan.warnings, "Warnings")
     if result.results:

@@ -148,14 +148,6 @@ def plan_lines(plan: Plan) -> list[Line]:
 _MARK = {Outcome.APPLIED: "ok     ", Outcome.FAILED: "FAILED ", Outcome.SKIPPED: "skipped"}
 
 
-def _verdict(result: ApplyResult) -> str:
-    if result.ok:
-        return "complete"
-    if result.unreachable:
-        return "stopped (Genesys unreachable)"
-    return "interrupted" if result.interrupted else "incomplete"
-
-
 def result_line(r: Result) -> Line:
     """One change's outcome, as it happens (progress) or in the final report."""
     c = r.change
@@ -182,7 +174,7 @@ def apply_lines(result: ApplyResult, *, each: bool = True) -> list[Line]:
     if not result.results:
         out.append(Line("Apply complete: nothing to do.", "summary"))
     else:
-        out.append(Line(f"Apply {_verdict(result)}: {applied} applied, {failed} failed, {skipped} skipped.", "summary"))
+        out.append(Line(f"Apply {result.verdict}: {applied} applied, {failed} failed, {skipped} skipped.", "summary"))
     if result.interrupted:
         out.append(Line(f"Stopped ({result.stop_reason}): users not started are listed as skipped.", "warning"))
     if result.ledger_failures:
