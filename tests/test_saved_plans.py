@@ -197,3 +197,15 @@ def test_a_duplicated_change_is_one_too_many() -> None:
 def test_a_different_digest_is_refused_even_with_equal_changes() -> None:
     one = change(Action.DEACTIVATE, "u1")
     assert differences(plan(one, digest="sha256:a"), plan(one, digest="sha256:b")) != []
+
+
+def test_a_plan_applied_from_another_folder_names_the_folder_it_was_made_for(
+    cli: Any, sandbox: SandboxHandle, here: Path, tmp_path: Path
+) -> None:
+    save(cli, sandbox, str(here))
+    elsewhere = tmp_path / "elsewhere"
+    write(elsewhere, "a.yaml", "users:\n  - email: taylor.green@example.com\n")
+    other = cli("apply", "plan.json", "--desired-state", str(elsewhere), env=sandbox.env)
+    assert other.code == 1 and sandbox.writes() == []
+    assert f"the plan was made for the folder {here}" in other.err
+    assert f"this apply re-plans from {elsewhere}" in other.err

@@ -168,6 +168,12 @@ def differences(saved: Plan, fresh: Plan) -> list[str]:
     """Why ``saved`` may not be applied, given ``fresh``, the plan made now (empty: apply it). Pure."""
     reasons: list[str] = []
     if fresh.desired_digest != saved.desired_digest:
+        if saved.desired_root and fresh.desired_root and saved.desired_root != fresh.desired_root:
+            # Only informative (the folder never decides anything): the usual cause of a digest that differs.
+            reasons.append(
+                f"the plan was made for the folder {saved.desired_root}, and this apply re-plans from "
+                f"{fresh.desired_root} (give the plan's folder with --desired-state)"
+            )
         reasons += _file_reasons(saved, fresh)
     reasons += [f"the plan made now has an error: {p.message} [{p.code}]" for p in fresh.errors]
     surplus = Counter(_key(c) for c in saved.changes)
