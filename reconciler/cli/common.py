@@ -39,6 +39,7 @@ __all__ = [
     "MAX_REQUESTS_PER_MINUTE",
     "add_desired_dir",
     "add_format",
+    "add_read_options",
     "add_release",
     "add_run_options",
     "bounded",
@@ -125,12 +126,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep no ledger (token revocation then relies on lastTokenIssued alone)",
     )
-    p.add_argument(
-        "--read-strategy",
-        choices=("auto", "targeted", "listing"),
-        default="auto",
-        help="how to read live users: batched look-ups, a full listing, or whichever costs fewer calls",
-    )
+    add_read_options(p, "how to read live users: batched look-ups, a full listing, or whichever costs fewer calls")
     p.add_argument(
         "--concurrency",
         type=bounded(int, 1, MAX_CONCURRENCY),
@@ -138,6 +134,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help=f"at most N requests in flight, 1 to {MAX_CONCURRENCY} (default: sized from the rate limit and "
         f"the measured latency, up to {Settings().max_concurrency})",
     )
+
+
+def add_read_options(p: argparse.ArgumentParser, strategy_help: str) -> None:
+    """How live users are read and paced: every verb that reads the org (plan, apply, run, propose)."""
+    p.add_argument("--read-strategy", choices=("auto", "targeted", "listing"), default="auto", help=strategy_help)
     p.add_argument(
         "--requests-per-minute",
         type=bounded(float, 1, MAX_REQUESTS_PER_MINUTE),

@@ -23,9 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_OK,
-    MAX_REQUESTS_PER_MINUTE,
     add_desired_dir,
-    bounded,
+    add_read_options,
     runtime_from_args,
     write_atomically,
 )
@@ -38,7 +37,6 @@ from reconciler.core.propose.select import select_dormant, skip_declared
 from reconciler.core.propose.yamlout import CsvSource, comment_text, render_csv_proposal, render_dormant_proposal
 from reconciler.core.report.jsondoc import dumps
 from reconciler.core.report.proposal import csv_document, dormant_document, render_markdown
-from reconciler.core.settings import Settings
 from reconciler.errors import ConfigError, Finding, InputError
 from reconciler.genesys.propose import AddressCheck, check_addresses, read_activity
 
@@ -115,19 +113,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     csv_opts.add_argument(
         "--check-org", action="store_true", help="resolve each address in the live org (as plan does) and flag misses"
     )
-    p.add_argument(
-        "--requests-per-minute",
-        type=bounded(float, 1, MAX_REQUESTS_PER_MINUTE),
-        metavar="N",
-        help=f"pace ceiling when Genesys sends no rate headers, 1 to {MAX_REQUESTS_PER_MINUTE:.0f} "
-        f"(default {Settings().requests_per_minute:g})",
-    )
-    p.add_argument(
-        "--read-strategy",
-        choices=("auto", "targeted", "listing"),
-        default="auto",
-        help="how --check-org reads users (as for plan)",
-    )
+    add_read_options(p, "how --check-org reads users (as for plan)")
     p.set_defaults(run=run)
 
 
