@@ -18,8 +18,16 @@ from reconciler.core.desired.yamlload import YamlProblem, full_load, item_lines,
 VALUES = [
     "jane.doe@example.com",
     "Jane.Doe@Example.com",
+    "%jane@example.com",
+    "j%ane@example.com",
+    "-jane@example.com",
+    ".jane@example.com",
+    "jane@example.com#x",
+    "@example.com",
     "6a3b2c1d-0e9f-4a8b-b7c6-d5e4f3a2b1c0",
     "12345678-1234-1234-1234-123456789012",
+    "6A3B2C1D-0E9F-4A8B-B7C6-D5E4F3A2B1C0",
+    "6a3b2c1d-0e9f-4a8b-b7c6-d5e4f3a2b1c0 # c",
     "yes",
     "No",
     "on",
@@ -157,9 +165,7 @@ def docs(draw: st.DrawFn) -> str:
     return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
-@given(docs())
-def test_the_fast_reader_agrees_with_pyyaml_or_declines(text: str) -> None:
+def agrees_with_pyyaml_or_declines(text: str) -> None:
     fast = fastyaml.fast_load(text)
     if fast is None:
         return
@@ -174,6 +180,102 @@ def test_the_fast_reader_agrees_with_pyyaml_or_declines(text: str) -> None:
             assert fast.key_lines[k] == line_at(full.root, [k]), text
             if isinstance(full.data[k], list):
                 assert fast.item_lines.get(k, []) == item_lines(full.root, k), text
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(docs())
+def test_the_fast_reader_agrees_with_pyyaml_or_declines(text: str) -> None:
+    agrees_with_pyyaml_or_declines(text)
+
+
+# What the items of a big file hold, and values that look alike but are not plain text for YAML.
+ITEM_VALUES = [
+    "jane.doe@example.com",
+    "Jane.Doe@Example.com",
+    "j%ane@example.com",
+    "-jane@example.com",
+    "6a3b2c1d-0e9f-4a8b-b7c6-d5e4f3a2b1c0",
+    "6A3B2C1D-0E9F-4A8B-B7C6-D5E4F3A2B1C0",
+]
+LOOKALIKES = ["%jane@example.com", "@example.com", "jane@example.com #c", "'jane@example.com'", "jane@ex:ample", "yes"]
+ITEM_KEYS = ["state", "reason", "ticket", "effective"]
+ODD_KEYS = ["on", "null", "1", "a b", "x-y", "email", "id", "state"]
+
+
+@st.composite
+def long_lists(draw: st.DrawFn) -> str:
+    """Lists of "- key: value" items, as big files are, well formed; then, in one example out of
+    two, one line changed in one of the ways a line can break the pattern (indentation, spacing,
+    keys and values YAML reads as something else, comments, nesting)."""
+    lines = []
+    for block in range(draw(st.integers(1, 3))):
+        lines.append(f"users{block}:")
+        ind = draw(st.sampled_from([1, 2, 4]))
+        for _ in range(draw(st.integers(1, 6))):
+            lines.append(
+                " " * ind + f"- {draw(st.sampled_from(['email', 'id']))}: {draw(st.sampled_from(ITEM_VALUES))}"
+            )
+            for key in draw(st.lists(st.sampled_from(ITEM_KEYS), max_size=2, unique=True)):
+                lines.append(" " * (ind + 2) + f"{key}: {draw(st.sampled_from(VALUES[:30]))}")
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(lines) - 1))
+        line = lines[at]
+        indent = len(line) - len(line.lstrip(" "))
+        body = line.lstrip(" ")
+        lines[at] = draw(
+            st.sampled_from(
+                [
+                    " " * (indent + 1) + body,
+                    " " * max(0, indent - 1) + body,
+                    " " * indent + body.replace("- ", "-  ", 1),
+                    " " * indent + body.replace("- ", "-", 1),
+                    line + "  # c",
+                    line + "  ",
+                    line + "\n" + " " * (indent + 4) + "nested: x",
+                    line + "\n" + " " * (indent + 2) + "- y",
+                    line + "\n" + "top: 1",
+                    line + "\n",
+                    line + "\n" + " " * indent + "# c",
+                ]
+                + [" " * indent + body.split(":")[0] + f": {odd}" for odd in LOOKALIKES]
+                + [" " * indent + ("- " if body.startswith("- ") else "") + f"{key}: x@y.z" for key in ODD_KEYS]
+            )
+        )
+    return "\n".join(lines) + draw(st.sampled_from(["\n", ""]))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(long_lists())
+def test_the_fast_reader_agrees_with_pyyaml_on_long_lists(text: str) -> None:
+    agrees_with_pyyaml_or_declines(text)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(docs(), long_lists()))
+def test_the_item_shortcut_reads_what_the_general_path_reads(text: str) -> None:
+    """The one-match shortcut for "- key: address-or-id" lines changes nothing but the cost."""
+
+    def read(shortcut: bool) -> tuple[object, ...] | None:
+        try:
+            out = fastyaml._read(text, shortcut=shortcut)
+        except fastyaml._Unsupported:
+            return None
+        return (out.data, out.key_lines, out.item_lines)
+
+    assert read(True) == read(False), text
+
+
+def test_the_shortcut_declines_a_value_pyyaml_refuses() -> None:
+    # '%' cannot open a plain scalar: PyYAML refuses the line, so the fast reader must not answer.
+    assert fastyaml.fast_load("users:\n  - email: %jane@example.com\n") is None
+    assert fastyaml.fast_load("users:\n  - email: j%ane@example.com\n") is not None
+
+
+def test_every_character_outside_the_subset_is_unprintable() -> None:
+    # _read searches for them only when a line is not printable.
+    outside = [chr(c) for c in range(0x110000) if fastyaml._OUTSIDE.match(chr(c))]
+    assert "\t" in outside and "\ufeff" in outside and "\n" not in outside
+    assert not any(c.isprintable() for c in outside)
 
 
 def test_the_usual_shapes_take_the_fast_path() -> None:
