@@ -117,7 +117,7 @@ def _fast() -> Callable[[Any], Any]:
 
 @cache
 def _shapes() -> shapes.Plan | None:
-    return shapes.compile_plan(copy.deepcopy(schema()))
+    return shapes.compile_plan(copy.deepcopy(schema()), _fast())
 
 
 def _path_of(fast_error: fastjsonschema.JsonSchemaValueException) -> list[str | int]:
