@@ -8,9 +8,12 @@ downstream runs unless the whole tree is valid.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +32,8 @@ from reconciler.core.model import (
     Policy,
     Source,
     UserState,
+    loaded_entry,
+    source_at,
 )
 from reconciler.core.settings import Settings
 from reconciler.errors import DesiredStateError, Finding
@@ -37,6 +42,7 @@ __all__ = ["digest_of", "load_desired", "parse_instant", "parse_window"]
 
 _WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400}
 _STATES = {s.value: s for s in UserState}  # the schema has checked the value; Enum() is slow per entry
+_INACTIVE = UserState.INACTIVE  # what an entry without a state asks for
 
 
 def parse_window(text: str) -> timedelta:
@@ -53,35 +59,79 @@ def digest_of(files: list[SourceFile] | tuple[DesiredFile, ...]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _entries(file: SourceFile, data: dict[str, Any], loaded: LoadedYaml, findings: list[Finding]) -> list[DesiredEntry]:
+class _Duplicates:
+    """The same user (same email, or same id) declared twice is an error naming both places.
+
+    Filled while the entries are built (one pass instead of two over 100,000 entries);
+    its findings go after every other finding, as they always have.
+    """
+
+    __slots__ = ("by_email", "by_id", "findings")
+
+    def __init__(self) -> None:
+        self.by_email: dict[str, DesiredEntry] = {}  # lower-cased email -> first entry
+        self.by_id: dict[str, DesiredEntry] = {}
+        self.findings: list[Finding] = []
+
+    def report(self, kind: str, entry: DesiredEntry, previous: DesiredEntry) -> None:
+        if previous.state != entry.state:
+            what = f"declared twice with different states: {entry.state} here, {previous.state} at {previous.source}"
+        else:
+            what = f"declared twice: also at {previous.source}; keep one entry"
+        label = entry.id if kind == "id" else repr(entry.email)
+        self.findings.append(Finding(entry.source.path, entry.source.line, f"{kind} {label} {what}"))
+
+
+def _entries(
+    file: SourceFile, data: dict[str, Any], loaded: LoadedYaml, findings: list[Finding], seen: _Duplicates
+) -> list[DesiredEntry]:
+    """The file's entries (valid against the schema), each checked for a duplicate as it is built."""
     entries: list[DesiredEntry] = []
+    append = entries.append
+    path = file.path
+    users: list[dict[str, Any]] = data.get("users") or []
     lines = loaded.item_lines("users")
-    for index, raw in enumerate(data.get("users") or []):
-        line = lines[index] if index < len(lines) else 1
-        effective = None
-        if "effective" in raw:
-            try:
-                effective = parse_instant(raw["effective"])
-            except ValueError as exc:
-                findings.append(
-                    Finding(
-                        file.path, loaded.line_at(["users", index, "effective"]), f"users[{index}].effective: {exc}"
-                    )
-                )
-                continue
-        state = _STATES[raw.get("state", "inactive")]
-        entries.append(
-            DesiredEntry(
-                email=raw.get("email"),
-                id=raw.get("id"),
-                state=state,
-                source=Source(file.path, line),
-                reason=raw.get("reason"),
-                ticket=raw.get("ticket"),
-                effective=effective,
-                reason_code=raw.get("reason_code"),
+    if len(lines) < len(users):  # both readers give every item's line; a missing one reads as line 1
+        lines = [*lines, *[1] * (len(users) - len(lines))]
+    by_email, by_id = seen.by_email, seen.by_id
+    for index, (raw, line) in enumerate(zip(users, lines, strict=False)):
+        if len(raw) == 1:  # an address or an id alone (the schema asks for one): most entries of a big file
+            email = raw.get("email")
+            user_id = None if email is not None else raw["id"]
+            entry = loaded_entry(email, user_id, _INACTIVE, source_at(path, line), None, None, None, None)
+        else:
+            get = raw.get
+            effective = None
+            if "effective" in raw:
+                try:
+                    effective = parse_instant(raw["effective"])
+                except ValueError as exc:
+                    where = loaded.line_at(["users", index, "effective"])
+                    findings.append(Finding(path, where, f"users[{index}].effective: {exc}"))
+                    continue
+            email = get("email")
+            user_id = get("id")
+            entry = loaded_entry(
+                email,
+                user_id,
+                _STATES[get("state", "inactive")],
+                source_at(path, line),
+                get("reason"),
+                get("ticket"),
+                effective,
+                get("reason_code"),
             )
-        )
+        append(entry)
+        # One finding per entry is enough: a repeated email is reported, and its id is not looked at.
+        if email is not None:
+            previous = by_email.setdefault(email.lower(), entry)
+            if previous is not entry:
+                seen.report("email", entry, previous)
+                continue
+        if user_id is not None:
+            previous = by_id.setdefault(user_id, entry)
+            if previous is not entry:
+                seen.report("id", entry, previous)
     return entries
 
 
@@ -99,31 +149,35 @@ def _policy(file: SourceFile, raw: dict[str, Any], loaded: LoadedYaml) -> Policy
     )
 
 
-def _check_duplicates(entries: list[DesiredEntry], findings: list[Finding]) -> None:
-    """The same user (same email, or same id) declared twice is an error naming both places."""
-    first_by_key: dict[tuple[str, str], DesiredEntry] = {}
-    for entry in entries:
-        for kind, key in (("email", entry.email_key), ("id", entry.id)):
-            if key is None:
-                continue
-            previous = first_by_key.setdefault((kind, key), entry)
-            if previous is entry:
-                continue
-            if previous.state != entry.state:
-                what = (
-                    f"declared twice with different states: {entry.state} here, {previous.state} at {previous.source}"
-                )
-            else:
-                what = f"declared twice: also at {previous.source}; keep one entry"
-            label = key if kind == "id" else repr(entry.email)
-            findings.append(Finding(entry.source.path, entry.source.line, f"{kind} {label} {what}"))
-            break  # one finding per entry is enough
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a tree is loaded, then restore it as it was.
+
+    A 100,000-entry file makes about 300,000 objects (the parsed mappings, the entries and
+    their sources) in one go; each few hundred allocations wake the collector, which walks
+    every object still alive again and again (0.2-0.4 s of CPU, a fifth of a ``validate``).
+    The loader makes no reference cycles, so nothing is left for it to find: everything
+    garbage is freed by reference counting as usual, and memory is bounded by the files.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_desired(root: str | os.PathLike[str], settings: Settings | None = None) -> DesiredState:
+    with _no_cycle_collection():
+        return _load(root, settings)
+
+
+def _load(root: str | os.PathLike[str], settings: Settings | None) -> DesiredState:
     settings = settings or Settings()
     files, findings = read_tree(root, max_file_bytes=settings.max_file_bytes)
     entries: list[DesiredEntry] = []
+    seen = _Duplicates()
     policy: Policy | None = None
     for file in files:
         try:
@@ -136,7 +190,7 @@ def load_desired(root: str | os.PathLike[str], settings: Settings | None = None)
             findings.extend(problems)
             continue
         data: dict[str, Any] = loaded.data
-        entries.extend(_entries(file, data, loaded, findings))
+        entries.extend(_entries(file, data, loaded, findings, seen))
         if "policy" in data:
             this = _policy(file, data["policy"], loaded)
             percent = this.max_changes_percent
@@ -158,7 +212,7 @@ def load_desired(root: str | os.PathLike[str], settings: Settings | None = None)
                 )
             else:
                 policy = this
-    _check_duplicates(entries, findings)
+    findings.extend(seen.findings)
     if findings:
         raise DesiredStateError(findings)
     return DesiredState(
