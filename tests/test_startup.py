@@ -45,6 +45,19 @@ def test_light_verbs_load_no_http_stack(argv: tuple[str, ...]) -> None:
     assert not sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith("reconciler.genesys")), argv
 
 
+def test_help_loads_nothing_of_the_pipeline() -> None:
+    """`reconciler --help` needs argparse and the verb table: no reader, model, planner or logging set-up."""
+    modules = loaded_by("--help")
+    ours = sorted(m for m in modules if m.startswith("reconciler."))
+    assert ours == ["reconciler.cli", "reconciler.cli.main"]
+    assert "yaml" not in modules and "logging" not in modules
+
+
+def test_validate_loads_no_planner_or_renderer() -> None:
+    modules = loaded_by("validate", str(SHIPPED_DESIRED))
+    assert not {"reconciler.core.plan", "reconciler.core.report.text", "reconciler.engine"} & modules
+
+
 def test_validate_of_an_invalid_file_still_explains_it(tmp_path: Path) -> None:
     folder = tmp_path / "d"
     folder.mkdir()

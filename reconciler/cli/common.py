@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.core.report.safe import visible, visible_lines
-from reconciler.core.report.text import Line
 from reconciler.core.settings import Settings
 from reconciler.errors import ConfigError
 
-if TYPE_CHECKING:  # the engine (and httpx under it) is imported by the verbs that talk to Genesys, when they run
+if TYPE_CHECKING:
+    # The engine (and httpx under it) is imported by the verbs that talk to Genesys, when they run;
+    # the renderers by the verbs that render. `--help` and `validate` load neither (start-up cost).
+    from reconciler.core.report.text import Line
     from reconciler.engine import Runtime
 
 __all__ = [

@@ -22,9 +22,9 @@ import traceback
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.cli.common import EXIT_ERROR, configure_logging, os_error_message
-from reconciler.core.report.safe import visible
-from reconciler.errors import ApiError, DesiredStateError, InputError, ReconcilerError
+
+# Nothing else from reconciler at module level: `reconciler --help` must start in a blink, so
+# logging, the error tree and the escaping are imported by the code paths that use them.
 
 __all__ = ["VERBS", "build_parser", "main"]
 
@@ -101,6 +101,9 @@ def _add_logging(p: argparse.ArgumentParser, *, defaults: bool) -> None:
 
 
 def _fail(message: str) -> int:
+    from reconciler.cli.common import EXIT_ERROR
+    from reconciler.core.report.safe import visible
+
     sys.stderr.write(f"reconciler: error: {visible(message)}\n")
     return EXIT_ERROR
 
@@ -124,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # A service logs one line per event by default; one-shot commands only warnings.
     verbosity = max(args.verbose, 1) if args.command == "run" else args.verbose
+    from reconciler.cli.common import configure_logging
+
     configure_logging(verbosity, args.log_format, api_calls=args.verbose >= 1)
     try:
         code: int = args.run(args)
@@ -154,6 +159,10 @@ def _as_data(args: argparse.Namespace, exc: Exception) -> None:
 
 def _report(exc: Exception, verbosity: int) -> int:
     """The one place an exception becomes a message on stderr and an exit code."""
+    from reconciler.cli.common import os_error_message
+    from reconciler.core.report.safe import visible
+    from reconciler.errors import ApiError, DesiredStateError, InputError, ReconcilerError
+
     if isinstance(exc, DesiredStateError):
         for finding in exc.findings:
             sys.stderr.write(f"{visible(finding)}\n")
