@@ -12,3 +12,10 @@ The pipeline, one module per stage, in the order a run goes through them:
 """
 
 __version__ = "0.1.0"
+
+import sys
+
+# httpx imports its own command-line client (click, rich's console, pygments: about 0.1 s of
+# CPU, a third of importing httpx) whenever click happens to be installed, and we never run it.
+# A None entry makes that optional import fail the way httpx expects when click is absent.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

@@ -135,6 +135,27 @@ def test_users_by_ids_is_one_comma_joined_call_for_any_state(mock: Any, fake_tim
         make_client(fake_time).users_by_ids([*ids, "x"])
 
 
+def test_the_query_is_encoded_once_commas_literal_and_reserved_characters_escaped(
+    mock: Any, fake_time: FakeTime
+) -> None:
+    """The session encodes the query itself (httpx's params= cost more than the request): the raw
+    URL must still be what a server decodes back to the exact values."""
+    ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(3)]
+    route = mock.get(f"{API}/api/v2/users").mock(return_value=httpx.Response(200, json={"entities": []}))
+    make_client(fake_time).users_by_ids(ids)
+    raw = route.calls[0].request.url.query.decode()
+    assert raw == f"id={','.join(ids)}&state=any&pageSize=3&pageNumber=1&expand=lasttokenissued"
+    cursor = "a+b/c=d&e f%g"
+    page = {"entities": [user()], "cursor": cursor, "nextUri": "/api/v2/users/query?cursor=x"}
+    listing = mock.get(f"{API}/api/v2/users/query").mock(
+        side_effect=[httpx.Response(200, json=page), httpx.Response(200, json={"entities": []})]
+    )
+    list(make_client(fake_time).iter_users())
+    second = listing.calls[1].request.url
+    assert second.params["cursor"] == cursor
+    assert "cursor=a%2Bb%2Fc%3Dd%26e%20f%25g" in second.query.decode()
+
+
 def test_email_search_is_exact_with_an_explicit_state_criterion(mock: Any, fake_time: FakeTime) -> None:
     route = mock.post(f"{API}/api/v2/users/search").mock(
         return_value=httpx.Response(
