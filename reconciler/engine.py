@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from reconciler.core import collector
 from reconciler.core.desired import load_desired
 from reconciler.core.drift import drifted
 from reconciler.core.history import History
@@ -164,6 +165,17 @@ class Runtime:
         attribution: Attribution | None = None,
     ) -> PlanRun:
         """``attribution``: already asked of the audit trail (drift does), so it is not asked twice."""
+        with collector.paused():  # loading, reading and planning make no garbage cycles worth a scan
+            return self._plan(desired, targets, allow_mass_change, release, attribution)
+
+    def _plan(
+        self,
+        desired: DesiredState | None,
+        targets: tuple[str, ...],
+        allow_mass_change: bool,
+        release: tuple[str, ...],
+        attribution: Attribution | None,
+    ) -> PlanRun:
         desired = desired or self.load()
         history = self.history()
         chosen, _ = select_targets(desired.entries, targets)  # build() reports targets that match nothing

@@ -30,7 +30,7 @@ def loaded_by(*argv: str) -> set[str]:
         "except SystemExit:\n"
         "    pass\n"
         "sys.stdout.flush()\n"
-        "print('\\nMODULES ' + json.dumps(sorted(sys.modules)))\n"
+        "print('\\nMODULES ' + json.dumps(sorted(k for k, v in sys.modules.items() if v is not None)))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
@@ -56,6 +56,34 @@ def test_help_loads_nothing_of_the_pipeline() -> None:
 def test_validate_loads_no_planner_or_renderer() -> None:
     modules = loaded_by("validate", str(SHIPPED_DESIRED))
     assert not {"reconciler.core.plan", "reconciler.core.report.text", "reconciler.engine"} & modules
+
+
+@pytest.mark.parametrize(
+    ("argv", "collector"),
+    [(("validate",), False), (("plan", "--help"), False), (("apply", "--help"), True), (("run", "--help"), True)],
+)
+def test_one_shot_verbs_with_bounded_garbage_run_without_the_cyclic_collector(
+    argv: tuple[str, ...], collector: bool
+) -> None:
+    """The entry point (console script and python -m) pauses the collector for verbs whose garbage is
+    bounded; apply (cycles per write) and the long-running verbs keep it."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.stderr.write(f'COLLECTOR {gc.isenabled()}\\n'))\n"
+        f"sys.argv = ['reconciler', *{list(argv)!r}, *sys.argv[1:]]\n"
+        "from reconciler.cli.main import entry\n"
+        "sys.exit(entry())\n"
+    )
+    extra = [str(SHIPPED_DESIRED)] if argv == ("validate",) else []
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *extra], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
+    )
+    assert f"COLLECTOR {collector}" in proc.stderr, proc.stderr
+
+
+def test_python_m_and_the_console_script_go_through_the_entry_point() -> None:
+    assert "entry()" in (ROOT / "reconciler" / "__main__.py").read_text()
+    assert 'reconciler = "reconciler.cli.main:entry"' in (ROOT / "pyproject.toml").read_text()
 
 
 def test_validate_of_an_invalid_file_still_explains_it(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.core import collector
 from reconciler.core.flapping import Held, window_text
 from reconciler.core.plan import Change, Pending, Plan, Problem
 from reconciler.core.results import ApplyResult, Outcome
@@ -101,6 +102,7 @@ def summary(plan: Plan) -> dict[str, int]:
     }
 
 
+@collector.paused()  # a dict per change; no cycles
 def plan_document(plan: Plan, *, kind: str = "plan") -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -168,6 +170,7 @@ def _render(value: Any, depth: int, out: list[str]) -> None:
         out.append(_COMPACT.encode(value))
 
 
+@collector.paused()
 def dumps(doc: dict[str, Any]) -> str:
     """The document as JSON: the envelope indented, each list item on one line."""
     out: list[str] = []
