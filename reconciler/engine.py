@@ -27,10 +27,8 @@ from reconciler.core.model import DesiredEntry, DesiredState, LiveState, LiveUse
 from reconciler.core.plan import Plan, Problem, build, select_targets
 from reconciler.core.progress import NoProgress, Progress
 from reconciler.core.results import ApplyResult, StopCheck
-from reconciler.core.saved import differences
 from reconciler.core.settings import Settings
 from reconciler.errors import LedgerError, StalePlan
-from reconciler.genesys.apply import execute
 from reconciler.genesys.attribution import Attribution, attribute
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.config import Connection
@@ -232,6 +230,8 @@ class Runtime:
         (recorded in the file); everything else (the folder, the policy, the budget, who is who, what is due) comes
         from the files and the org now. Raises DesiredStateError for files that no longer load.
         """
+        from reconciler.core.saved import differences  # imported by the one verb that needs it
+
         fresh = self.plan(targets=saved.targets, allow_mass_change=saved.allow_mass_change, release=saved.release).plan
         reasons = differences(saved, fresh)
         if reasons:
@@ -248,6 +248,8 @@ class Runtime:
         A ledger that cannot be opened, written or flushed is counted in ``ledger_failures`` with
         its path and cause in ``ledger_error`` (so the run fails), while every write goes on.
         """
+        from reconciler.genesys.apply import execute  # not imported by plan, drift or the service's dry runs
+
         if not self.use_ledger or self.ledger_path is None:
             try:
                 return execute(

@@ -30,7 +30,6 @@ import logging
 import os
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -158,7 +157,7 @@ class Ledger:
         self, path: str | os.PathLike[str], *, run_id: str | None = None, commit: str | None = None, clock: Any = None
     ) -> None:
         self.path = Path(path)
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.run_id = run_id or os.urandom(6).hex()
         self.commit = commit
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
@@ -372,7 +371,7 @@ def compact(path: str | os.PathLike[str], *, min_bytes: int | None = None) -> bo
 
 def _swap(target: Path, data: bytes) -> None:
     """Replace ``target`` whole: a crash leaves the old file or the new one, never half of either."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:

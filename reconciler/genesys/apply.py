@@ -36,8 +36,8 @@ never stops a lock-out.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -123,7 +123,7 @@ class _UserRun:
                 log.error("audit ledger: %s; the writes go on", exc, extra={"event": "ledger_failed"})
 
     def _intent(self, change: Change) -> str:
-        attempt = uuid.uuid4().hex
+        attempt = os.urandom(16).hex()  # as random as uuid4, without importing uuid (and platform)
         self._append(
             {
                 "event": "intent",
