@@ -106,3 +106,18 @@ def test_the_verb_table_matches_each_verbs_own_help() -> None:
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     helps = {choice.dest: choice.help for choice in sub._choices_actions}
     assert helps == dict(VERBS)
+
+
+def test_planning_loads_neither_apply_nor_uuid() -> None:
+    """What a plan imports is part of its cost (issue 13): apply's machinery and uuid (which
+    compiles platform's regular expressions) are loaded only by the verbs that use them."""
+    code = (
+        "import json, sys\n"
+        "import reconciler.cli.plan, reconciler.engine, reconciler.core.report.jsondoc\n"
+        "print(json.dumps(sorted(k for k, v in sys.modules.items() if v is not None)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=True
+    )
+    modules = set(json.loads(proc.stdout))
+    assert not {"reconciler.genesys.apply", "reconciler.core.saved", "uuid", "platform", "click", "rich"} & modules
