@@ -174,6 +174,29 @@ def test_a_naive_token_date_is_read_as_utc() -> None:
     build(desired(entry(id="x")), live(user), now=NOW)  # comparable with aware times: no TypeError
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"version": 7, "state": "active", "email": "a@x.io", "name": "A"}, (7, "active", "a@x.io", "A")),
+        ({"version": "152"}, (152, "", None, None)),  # search has been seen to send a string
+        ({"version": True, "state": 3, "email": ["a"], "name": {"n": 1}}, (None, "", None, None)),
+        ({"version": 7.0, "state": None}, (None, "", None, None)),
+        ({"version": "-1"}, (None, "", None, None)),
+    ],
+)
+def test_a_user_field_of_the_wrong_type_is_unknown_never_coerced(
+    raw: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    user = parse_user({"id": "x", **raw})
+    assert (user.version, user.state, user.email, user.name) == expected
+
+
+@pytest.mark.parametrize("raw", [{}, {"id": ""}, {"id": 5}])
+def test_a_user_without_an_id_spoils_the_answer(raw: dict[str, Any]) -> None:
+    with pytest.raises(UnexpectedResponse):
+        parse_user(raw)
+
+
 def test_an_unreadable_active_count_is_budget_unknown_not_a_crash(mock: Any) -> None:
     mock.get(f"{API}/api/v2/users", params={"state": "active"}).mock(return_value=httpx.Response(403, json={}))
     mock.get(f"{API}/api/v2/users", params={"state": "any"}).mock(

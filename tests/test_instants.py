@@ -53,3 +53,29 @@ def test_what_the_tool_writes_it_reads_back_to_the_millisecond(naive: datetime, 
     back = parse_instant(text)
     assert abs(back - moment) < timedelta(milliseconds=1)
     assert instant_or_none(text) == back
+
+
+def _by_the_rule(raw: str) -> datetime | None:
+    """instant_or_none as the rule states it, without the fast path for Genesys's own shape."""
+    try:
+        return parse_instant(raw, assume_utc=True)
+    except ValueError:
+        return None
+
+
+_PIECES = st.sampled_from(
+    ["2026", "-", "11", "28", "T", "t", " ", "12", ":", "00", ".", "986", "Z", "z", "+01:00", "0"]
+)
+
+
+@given(st.one_of(st.lists(_PIECES, max_size=14).map("".join), st.text(max_size=30)))
+def test_the_fast_path_reads_every_text_as_the_rule_does(raw: str) -> None:
+    assert instant_or_none(raw) == _by_the_rule(raw)
+    value = instant_or_none(raw)
+    assert value is None or value.tzinfo is not None
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), timezones=st.just(UTC)))
+def test_genesys_shaped_times_take_the_fast_path_and_agree(t: datetime) -> None:
+    text = t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    assert instant_or_none(text) == _by_the_rule(text) == t.replace(microsecond=t.microsecond // 1000 * 1000)

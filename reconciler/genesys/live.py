@@ -61,26 +61,25 @@ PROBE_THRESHOLD = 8
 
 def parse_user(raw: Mapping[str, Any]) -> LiveUser:
     """One API user -> LiveUser. Unknown state and missing version are kept as such, never guessed."""
+    # Runs once per user read (20,000 times in a big plan): exact type checks (JSON gives exact
+    # types; bool, an int subclass, is refused as a version) and one LiveUser call.
     user_id = raw.get("id")
-    if not isinstance(user_id, str) or not user_id:
+    if type(user_id) is not str or not user_id:
         raise UnexpectedResponse("a user without an id in the response")
-    state = raw.get("state")
     version = raw.get("version")
-    if isinstance(version, str) and version.isdigit():  # search has been seen to send "152"
-        version = int(version)
-    if not isinstance(version, int) or isinstance(version, bool):
-        version = None
+    if type(version) is not int:
+        # search has been seen to send "152"
+        version = int(version) if type(version) is str and version.isdigit() else None
     token = raw.get("lastTokenIssued")
-    issued = instant_or_none(token.get("dateIssued")) if isinstance(token, dict) else None  # Genesys's are UTC
-    email = raw.get("email")
-    name = raw.get("name")
+    state, email, name = raw.get("state"), raw.get("email"), raw.get("name")
     return LiveUser(
-        id=user_id,
-        state=state if isinstance(state, str) else "",
-        version=version,
-        email=email if isinstance(email, str) else None,
-        name=name if isinstance(name, str) else None,
-        last_token_issued=issued,
+        user_id,
+        state if type(state) is str else "",
+        version,
+        email if type(email) is str else None,
+        name if type(name) is str else None,
+        # Genesys's times are UTC
+        instant_or_none(token.get("dateIssued")) if type(token) is dict else None,
     )
 
 
