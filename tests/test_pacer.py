@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.genesys.pacer import DECREASE, HEADROOM, Pacer
+from reconciler.genesys.pacer import DECREASE, HEADROOM, LATE_SLOTS, Pacer
 
 
 class VirtualTime:
@@ -111,3 +111,52 @@ def test_a_second_429_during_the_pause_restarts_the_queue_after_it() -> None:
 
     vt.run([refused_twice, *[worker for _ in range(4)]])
     assert sorted(sent) == pytest.approx([0, 2.55, 2.55 + slower, 2.55 + 2 * slower])
+
+
+def test_workers_woken_late_by_a_stall_queue_again_instead_of_sending_at_once() -> None:
+    """A stalled process (a busy CPU, a garbage collection) must not send its missed slots in one burst."""
+    vt = VirtualTime()
+    stall_until = 0.5
+
+    def stalled(seconds: float) -> None:  # nobody in this process wakes before 0.5 s
+        vt.sleep(max(seconds, stall_until - vt.now) if vt.now < stall_until else seconds)
+
+    pacer = Pacer(600, clock=vt.clock, sleep=stalled)  # 10 a second, less the headroom
+    interval = 1 / (10 * HEADROOM)
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(3):
+            pacer.acquire()
+            with lock:
+                sent.append(vt.now)
+            pacer.release(None)
+
+    vt.run([worker for _ in range(6)])
+    times = sorted(sent)
+    assert len(times) == 18
+    # Any span holds at most span / interval + 1 requests, plus the LATE_SLOTS a late worker may still use.
+    # Sending every missed slot at 0.5 s would put five requests in the same instant.
+    for i, first in enumerate(times):
+        for j in range(i + 1, len(times)):
+            assert j - i + 1 <= (times[j] - first) / interval + 1 + LATE_SLOTS + 1e-9, (first, times[j])
+    # At 0.5 s only the slots within LATE_SLOTS intervals (0.31 and 0.41 s) are still used, not all four.
+    assert sum(1 for t in times if t == pytest.approx(stall_until)) == 2
+    assert pacer.missed == 2  # the slots at 0.1 and 0.2 s passed during the stall and were given up
+
+
+def test_a_worker_a_little_late_still_uses_its_slot() -> None:
+    """Scheduling jitter within LATE_SLOTS intervals costs no slot (and no rate)."""
+    vt = VirtualTime()
+    pacer = Pacer(600, clock=vt.clock, sleep=lambda s: vt.sleep(s + 0.01))  # every wake-up 10 ms late
+    sent: list[float] = []
+
+    def worker() -> None:
+        for _ in range(5):
+            pacer.acquire()
+            sent.append(vt.now)
+            pacer.release(None)
+
+    vt.run([worker])
+    assert pacer.missed == 0 and len(sent) == 5

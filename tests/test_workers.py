@@ -7,6 +7,7 @@ benchmarks/ (rate by default, at latencies from 20 to 800 ms).
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import re
@@ -102,3 +103,43 @@ def test_batched_reads_run_in_parallel_under_the_one_pacer(slow_org: SandboxHand
     assert len(gets) == 8
     # Some batch started while another was still being answered: reads are no longer serial.
     assert any(b["arrived"] < a["t"] for a in gets for b in gets if b["seq"] > a["seq"])
+
+
+def test_paced_reads_and_writes_run_with_the_old_heap_frozen_out_of_the_collector(
+    slow_org: SandboxHandle, tmp_path: Path, runtime_for: Any
+) -> None:
+    # A full collection over the heap stalled every worker for 50-130 ms per 1,000-user apply,
+    # costing the pacer its slots; the paced phases freeze what existed before them (workers.py).
+    assert gc.get_freeze_count() == 0
+    users = actives(slow_org, 30)
+    folder = tmp_path / "d"
+    write(folder, "leavers.yaml", "policy:\n  max_changes: 100\nusers:\n" + "".join(f"  - id: {u.id}\n" for u in users))
+    stay = actives(slow_org, 330)[30:]  # found by search: 300 addresses, 3 searches, no change
+    write(folder, "stay.yaml", "users:\n" + "".join(f"  - email: {u.email}\n    state: active\n" for u in stay))
+    settings = Settings(requests_per_minute=RATE, id_batch_size=10)
+    runtime = runtime_for(slow_org, folder, settings=settings, read_strategy="targeted")
+    frozen: dict[str, list[int]] = {}
+
+    def seen(endpoint: str, status: int) -> None:  # called in the worker thread, as each answer arrives
+        frozen.setdefault(endpoint, []).append(gc.get_freeze_count())
+
+    runtime.client().stats.listeners.append(seen)
+    plan = runtime.plan().plan
+    assert gc.get_freeze_count() == 0  # thawed between phases
+    result = runtime.apply(plan)
+    assert gc.get_freeze_count() == 0  # and after: the service's next tick collects as usual
+    assert len(result.results) == 2 * 30 and all(r.outcome.value == "applied" for r in result.results)
+    paced = ("POST /api/v2/users/search", "GET /api/v2/users", "PATCH /api/v2/users/{id}", "DELETE /api/v2/tokens/{id}")
+    for endpoint in paced:
+        assert frozen[endpoint] and min(frozen[endpoint]) > 0, endpoint  # every batched read and every write
+
+
+def test_paced_heap_nests_and_thaws_once() -> None:
+    from reconciler.genesys.workers import paced_heap
+
+    with paced_heap():
+        outer = gc.get_freeze_count()
+        with paced_heap():
+            pass
+        assert gc.get_freeze_count() >= outer > 0  # the inner block did not thaw the outer one's heap
+    assert gc.get_freeze_count() == 0

@@ -13,6 +13,15 @@ Genesys counts requests per token. Three signals set our pace, strongest first:
    proxies and our sandbox still do.)
 3. Otherwise the configured ``requests_per_minute``, evenly spaced.
 
+A turn is a slot on an even grid, handed out ahead to the workers that ask. A
+worker that wakes more than ``LATE_SLOTS`` intervals after its slot (the
+process was stalled: a CPU busy elsewhere, a garbage collection) does not send
+late: the slot is lost and it queues again. Otherwise every worker woken by the
+end of a stall would send at once, a burst that a rate window counts in full.
+So whatever our process does, any span of T seconds holds at most
+T x rate + 1 + LATE_SLOTS of our requests; the headroom leaves room for that
+and for the network's own jitter.
+
 The pacer also sees every request go out and its answer come back, so it keeps
 the latency (``latency``) that sizes the worker pool (workers.py).
 
@@ -34,6 +43,9 @@ DECREASE = 0.8  # rate multiplier after a 429 episode (no rate headers)
 RECOVERY_PER_SECOND = 0.01  # share of the configured rate regained per second without a 429
 MAX_SLOWDOWN = 8.0  # never slower than 1/8 of the configured pace
 HEADROOM = 0.98  # aim just under the configured ceiling so window edges do not tip us over
+# How late (in intervals) a worker may still use its slot. With Genesys's 300 a window, 2%
+# headroom is 6 intervals a window: 2 for a worker woken late, 1 for rounding, 3 for the network.
+LATE_SLOTS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,7 @@ class Pacer:
         self._header_valid_until = 0.0
         self._latency: float | None = None
         self.rate_limited = 0  # 429s seen, for reports and metrics
+        self.missed = 0  # slots lost to a worker that woke too late to use them
 
     @property
     def rate(self) -> float:
@@ -89,6 +102,7 @@ class Pacer:
         A worker already asleep when another one is refused with a 429 gives up
         its slot on waking and queues again behind the Retry-After pause, so the
         waiting workers resume one paced interval apart, not all at once.
+        A worker that wakes too late for its slot queues again (the slot is lost).
         Returns when it may send (give it back to ``release``).
         """
         with self._lock:
@@ -106,6 +120,10 @@ class Pacer:
                 if self._episode != episode or now < self._blocked_until:
                     slot = self._reserve(now)
                     episode = self._episode
+                elif now - slot > LATE_SLOTS * self._current_interval(now):
+                    # Woken too late: sending now would bunch up with the workers woken on time.
+                    self.missed += 1
+                    slot = self._reserve(now)
         return now
 
     def _reserve(self, now: float) -> float:
