@@ -28,6 +28,7 @@ import pytest
 
 from reconciler.errors import ConfigError
 from reconciler.genesys.config import connection_from_env
+from reconciler.genesys.session import _tls_for
 from tests.conftest import CliResult, SandboxHandle
 
 HOST = "api.genesys.example.test"
@@ -55,6 +56,18 @@ def test_plain_http_off_the_machine_is_refused_in_one_line(name: str, url: str) 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:9", "http://127.9.9.9"])
 def test_plain_http_to_loopback_is_allowed(url: str) -> None:
     assert connection_from_env({**BASE, "GENESYSCLOUD_API_URL": url}).login_url == url
+
+
+def test_plain_http_to_loopback_builds_no_ca_store_and_https_keeps_the_default() -> None:
+    # Loading the CA store costs every start of a sandbox run 0.05-0.2 s of CPU, for a handshake
+    # plain HTTP never makes; the stand-in context trusts nothing, so TLS through it would fail.
+    plain = _tls_for(connection_from_env({**BASE, "GENESYSCLOUD_API_URL": "http://127.0.0.1:8765"}))
+    assert isinstance(plain, ssl.SSLContext)
+    assert plain.cert_store_stats()["x509_ca"] == 0
+    assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+    assert _tls_for(connection_from_env(BASE)) is True  # https: httpx's default (and SSL_CERT_FILE, below)
+    mixed = {**BASE, "GENESYSCLOUD_API_URL": "http://127.0.0.1:8765", "GENESYSCLOUD_LOGIN_URL": "https://login.test"}
+    assert _tls_for(connection_from_env(mixed)) is True
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com", "https://", "example.com", "https://example.com:port"])
