@@ -11,6 +11,8 @@ import gc
 import logging
 import math
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,13 @@ import httpx
 import pytest
 
 from reconciler.core.settings import Settings
+from reconciler.errors import Unreachable
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.config import connection_from_env
 from reconciler.genesys.live import read_users
 from reconciler.genesys.pacer import HEADROOM
 from reconciler.genesys.session import ApiSession
-from reconciler.genesys.workers import MARGIN, SPARE, workers_for
+from reconciler.genesys.workers import ASSUMED_LATENCY, MARGIN, SPARE, run_all, workers_for
 from reconciler.sandbox.faults import RateLimit
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
@@ -32,6 +35,7 @@ from tests.conftest import SandboxHandle, sandbox_wall, write
 
 LATENCY = 0.05  # seconds the sandbox adds to every API request
 RATE = 6_000  # requests a minute: 100 a second, so 5 requests must be in flight to keep the pace
+ENV = {"GENESYSCLOUD_OAUTHCLIENT_ID": "id", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "workers-test-secret"}
 
 
 @pytest.fixture
@@ -143,3 +147,62 @@ def test_paced_heap_nests_and_thaws_once() -> None:
             pass
         assert gc.get_freeze_count() >= outer > 0  # the inner block did not thaw the outer one's heap
     assert gc.get_freeze_count() == 0
+
+
+def test_the_read_pool_grows_when_the_measured_latency_needs_more_workers() -> None:
+    # The first pool of a run is sized on ASSUMED_LATENCY (0.5 s), before any answer. At 2 s per
+    # request it must grow to rate x latency (with the margin), not stay at its first size.
+    settings = Settings(requests_per_minute=600)  # 10 a second, less the headroom
+    session = ApiSession(connection_from_env({**ENV, "GENESYSCLOUD_API_URL": "http://127.0.0.1:9"}), settings)
+    rate = session.pacer.rate
+    first, grown = workers_for(rate, ASSUMED_LATENCY, 64), workers_for(rate, 2.0, 64)
+    assert (first, grown) == (12, 34)
+    gate = threading.Semaphore(0)
+    lock = threading.Condition()
+    running = 0
+
+    def work(item: int) -> int:
+        nonlocal running
+        with lock:
+            running += 1
+            lock.notify_all()
+        gate.acquire()
+        with lock:
+            running -= 1
+        return item * 2
+
+    def wait_for(n: int) -> bool:
+        with lock:
+            return lock.wait_for(lambda: running == n, timeout=10)
+
+    results: list[int] = []
+    reader = threading.Thread(target=lambda: results.extend(run_all(session, work, list(range(60)))))
+    reader.start()
+    try:
+        assert wait_for(first)
+        session.pacer.release({}, sent=time.monotonic() - 2.0)  # an answer after 2 s
+        gate.release()  # one item ends: its thread sizes the pool again
+        assert wait_for(grown), f"{running} at once"
+    finally:
+        gate.release(60)
+        reader.join(timeout=10)
+        session.close()
+    assert results == [i * 2 for i in range(60)]
+
+
+def test_a_failing_item_stops_the_pool_and_is_raised_after_the_running_ones_end() -> None:
+    session = ApiSession(connection_from_env({**ENV, "GENESYSCLOUD_API_URL": "http://127.0.0.1:9"}), Settings())
+    started: list[int] = []
+
+    def work(item: int) -> int:
+        started.append(item)
+        if item == 3:
+            raise Unreachable("no answer")
+        return item
+
+    try:
+        with pytest.raises(Unreachable):
+            run_all(session, work, list(range(500)))
+    finally:
+        session.close()
+    assert len(started) < 500  # the queue stopped

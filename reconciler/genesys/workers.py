@@ -28,8 +28,7 @@ import gc
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from reconciler.core.settings import Settings
 
@@ -98,19 +97,74 @@ def pool_size(session: ApiSession, tasks: int) -> int:
 def run_all(session: ApiSession, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``work(item)`` for every item, on as many threads as the rate needs; results in item order.
 
+    The pool starts at ``pool_size`` and grows as the latency measured on its own requests asks
+    for more (the first pool of a run is sized on ``ASSUMED_LATENCY``, before any answer).
     An exception from ``work`` is raised here, after the items already started have finished;
-    the items not yet started are cancelled.
+    the items not yet started never start.
     """
-    workers = pool_size(session, len(items))
-    if workers == 1 or len(items) <= 1:
+    if len(items) <= 1 or cap(session.settings) == 1:
         return [work(item) for item in items]
-    with paced_heap(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read") as pool:
-        futures = [pool.submit(work, item) for item in items]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            # A failure that stops the whole read (Genesys unreachable, credentials) stops the queue
-            # too: the items not yet started never send their requests and their retries.
-            for future in futures:
-                future.cancel()
-            raise
+    return _Pool(session, work, items).run()
+
+
+class _Pool(Generic[T, R]):
+    """Threads that each take the next item until none is left; one more whenever the pace needs it."""
+
+    def __init__(self, session: ApiSession, work: Callable[[T], R], items: Sequence[T]) -> None:
+        self._session = session
+        self._work = work
+        self._items = items
+        self._results: list[R | None] = [None] * len(items)
+        self._failed: dict[int, BaseException] = {}
+        self._next = 0  # the next item to start
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def run(self) -> list[R]:
+        with paced_heap():
+            self._grow()
+            joined = 0
+            try:
+                while True:
+                    with self._lock:  # a running thread may add one: join until none is left
+                        if joined == len(self._threads):
+                            break
+                        thread = self._threads[joined]
+                    thread.join()
+                    joined += 1
+            except BaseException:  # Ctrl-C: start nothing more
+                with self._lock:
+                    self._stopped = True
+                raise
+        if self._failed:
+            raise self._failed[min(self._failed)]
+        return cast("list[R]", self._results)
+
+    def _grow(self) -> None:
+        """Start threads up to what the pace needs now, never more than the items left to start."""
+        with self._lock:
+            want = pool_size(self._session, len(self._items))
+            want = min(want, len(self._threads) + len(self._items) - self._next)
+            while len(self._threads) < want and not self._stopped:
+                thread = threading.Thread(target=self._loop, name=f"read_{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopped or self._next >= len(self._items):
+                    return
+                index = self._next
+                self._next += 1
+            try:
+                self._results[index] = self._work(self._items[index])
+            except BaseException as exc:
+                # A failure that stops the whole read (Genesys unreachable, credentials) stops the
+                # queue too: the items not yet started never send their requests and their retries.
+                with self._lock:
+                    self._failed[index] = exc
+                    self._stopped = True
+                return
+            self._grow()
