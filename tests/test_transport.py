@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.genesys.config import connection_from_env
-from reconciler.genesys.session import _tls_for
+from reconciler.genesys.config import Connection, connection_from_env
+from reconciler.genesys.trust import verification_for
 from tests.conftest import CliResult, SandboxHandle
 
 HOST = "api.genesys.example.test"
@@ -61,6 +61,9 @@ def test_plain_http_to_loopback_is_allowed(url: str) -> None:
 def test_plain_http_to_loopback_builds_no_ca_store_and_https_keeps_the_default() -> None:
     # Loading the CA store costs every start of a sandbox run 0.05-0.2 s of CPU, for a handshake
     # plain HTTP never makes; the stand-in context trusts nothing, so TLS through it would fail.
+    def _tls_for(conn: Connection) -> ssl.SSLContext | bool:
+        return verification_for(conn.api_url, conn.login_url)
+
     plain = _tls_for(connection_from_env({**BASE, "GENESYSCLOUD_API_URL": "http://127.0.0.1:8765"}))
     assert isinstance(plain, ssl.SSLContext)
     assert plain.cert_store_stats()["x509_ca"] == 0

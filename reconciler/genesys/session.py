@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import logging
 import random
-import ssl
 import threading
 import time
 from collections import Counter
@@ -56,6 +55,7 @@ from reconciler.genesys.config import Connection
 from reconciler.genesys.headers import date_header, retry_after_seconds
 from reconciler.genesys.pacer import Pacer
 from reconciler.genesys.transport import connection_error
+from reconciler.genesys.trust import verification_for
 
 __all__ = ["ApiResponse", "ApiSession", "ApiStats", "endpoint_name"]
 
@@ -171,17 +171,6 @@ class _TokenSource:
             ) from None
 
 
-def _tls_for(conn: Connection) -> ssl.SSLContext | bool:
-    """httpx's default verification, unless no URL is https (the loopback sandbox, config.py).
-
-    Building the default context loads the CA store: 0.2 s of CPU at every start, for a TLS
-    handshake plain HTTP never makes. The stand-in trusts no CA at all, so it fails closed.
-    """
-    if conn.api_url.startswith("http://") and conn.login_url.startswith("http://"):
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return True
-
-
 class ApiSession:
     def __init__(
         self,
@@ -199,7 +188,7 @@ class ApiSession:
         connections = max(100, self.settings.concurrency or 0, self.settings.max_concurrency)
         self.http = httpx.Client(
             transport=transport,
-            verify=_tls_for(conn),
+            verify=verification_for(conn.api_url, conn.login_url),
             timeout=self.settings.request_timeout,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             headers={"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"},
