@@ -185,22 +185,25 @@ def users_valid(users: Any, plan: Plan | None) -> bool:
     # No loop in Python over the entries: map, filter, zip and set walk them in C.
     if not {dict}.issuperset(map(type, users)):
         return False
-    keysets = list(map(tuple, users))  # each entry's keys, in order
-    present = set(chain.from_iterable(keysets))
+    distinct = set(map(tuple, users))  # the key lists (in order) that entries have
+    present = set(chain.from_iterable(distinct))
     compared = sorted(present - standalone.keys())
     stand_in: dict[str, Any] = {}
     try:
         for key in sorted(present & standalone.keys()):
-            column = list(map(itemgetter(key), filter(methodcaller("__contains__", key), users)))
+            holders = (
+                users if all(key in keys for keys in distinct) else filter(methodcaller("__contains__", key), users)
+            )
+            column = list(map(itemgetter(key), holders))
             if not standalone[key](column):
                 return False
             stand_in[key] = column[0]
         # A kind of entry: its keys, and the values of the keys compared as written.
-        kinds = (
-            set(zip(keysets, *(map(methodcaller("get", key, _ABSENT), users) for key in compared), strict=True))
-            if compared
-            else {(keys,) for keys in set(keysets)}
-        )
+        if compared:
+            getters = (map(methodcaller("get", key, _ABSENT), users) for key in compared)
+            kinds = set(zip(map(tuple, users), *getters, strict=True))
+        else:
+            kinds = {(keys,) for keys in distinct}
         for keys, *values in kinds:
             written = dict(zip(compared, values, strict=True))
             whole({key: stand_in[key] if key in stand_in else written[key] for key in keys})
