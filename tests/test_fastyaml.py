@@ -9,6 +9,7 @@ and compares the data and the line of every key and list item.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -276,6 +277,21 @@ def test_every_character_outside_the_subset_is_unprintable() -> None:
     outside = [chr(c) for c in range(0x110000) if fastyaml._OUTSIDE.match(chr(c))]
     assert "\t" in outside and "\ufeff" in outside and "\n" not in outside
     assert not any(c.isprintable() for c in outside)
+
+
+@pytest.mark.parametrize("char", ["\t", "\r", "\x00", "\x1b", "\x85", "\u2028", "\ufeff"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "users:\n  - email: a@example.com\n  - email: b@example.com{c}\n",
+        "users:\n  - email: a@example.com\n  - email: b@example.com\n    reason: x{c}y\n",
+        "users:\n  - email: a@example.com\n# note{c}\n  - email: b@example.com\n",
+        "users:\n  - email: a@example.com\n{c}\n  - email: b@example.com\n",
+        "{c}users:\n  - email: a@example.com\n",
+    ],
+)
+def test_a_character_outside_the_subset_anywhere_declines(text: str, char: str) -> None:
+    assert fastyaml.fast_load(text.format(c=char)) is None
 
 
 def test_the_usual_shapes_take_the_fast_path() -> None:

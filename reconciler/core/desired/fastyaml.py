@@ -129,11 +129,6 @@ def _strip_comment(line: str) -> str:
 def _read(text: str, *, shortcut: bool = True) -> FastYaml:
     """Read ``text``; ``shortcut=False`` reads every line the general way (tests compare the two)."""
     lines = text.split("\n")
-    # Every character _OUTSIDE names is one str.isprintable refuses (a control, format or line
-    # separator character), so the pattern only has to search a text with a line that is not
-    # printable: half the cost for the usual text.
-    if not all(map(str.isprintable, lines)) and _OUTSIDE.search(text):
-        raise _Unsupported
     item_line = _ITEM_LINE.fullmatch if shortcut else lambda _line: None
     scalars = _Scalars()
     known_keys = scalars.known_keys
@@ -147,17 +142,23 @@ def _read(text: str, *, shortcut: bool = True) -> FastYaml:
     sub: list[Any] | None = None  # a list under a key of a mapping block (policy.protected)
     sub_indent = -1
     sub_key, sub_owner = "", top
+    block_lines: list[int] = []  # the lines of the items of the list block we are in
     for number, raw_line in enumerate(lines, start=1):
         # The shortcut: an "- key: address-or-id" item at the indentation of the list we are in.
         # It does exactly what the general path below does with such a line, with fewer steps.
         if current_key is not None and type(block) is list and (shortcut_match := item_line(raw_line)) is not None:
             indent_text, key, value = shortcut_match.groups()
             if len(indent_text) == block_indent and (key in known_keys or scalars.key(key)):
-                out.item_lines[current_key].append(number)
+                block_lines.append(number)
                 item = {key: value}
                 item_indent = block_indent + 2
                 block.append(item)
                 continue
+        # A character outside the subset declines the whole text. The shortcut's pattern matches
+        # none of them, and str.isprintable refuses every one (a control, format or line separator
+        # character), so only an unprintable line that the shortcut did not read is searched.
+        if not raw_line.isprintable() and _OUTSIDE.search(raw_line):
+            raise _Unsupported
         stripped = raw_line.lstrip(" ")
         if not stripped or stripped[0] == "#":
             continue
@@ -197,7 +198,7 @@ def _read(text: str, *, shortcut: bool = True) -> FastYaml:
             block = [] if dash else {}
             top[current_key] = block
             if dash:
-                out.item_lines[current_key] = []
+                block_lines = out.item_lines[current_key] = []
         if dash:
             if indent != block_indent or not isinstance(block, list):
                 raise _Unsupported
