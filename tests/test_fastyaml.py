@@ -313,3 +313,41 @@ def test_the_usual_shapes_take_the_fast_path() -> None:
     assert fast.data["users"][0]["effective"] == "2026-12-01T17:00:00Z"  # text, as the full loader keeps it
     assert fast.item_lines["users"] == [3, 7] and fast.key_lines["policy"] == 8
     assert fast.data["policy"] == {"protected": ["breakglass.admin@example.com"], "max_changes": 25}
+
+
+_SCALAR_PIECES = st.sampled_from(
+    [
+        *sorted(fastyaml._WORDS),
+        *["y", "n", "Y", "on", "0", "10", "007", "1_0", "2026", "-", "+", ".", ":", "e", "E", " ", "_", "T"],
+        *["Z", "inf", "nan", "x", "ü", "~", "<<", "=", "a b", "12:30", "2026-12-01", "#", "'"],
+    ]
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(_SCALAR_PIECES, st.lists(_SCALAR_PIECES, min_size=1, max_size=4).map("".join)))
+def test_a_scalar_typed_without_pyyaml_is_typed_as_pyyaml_types_it(raw: str) -> None:
+    """The shortcuts that skip PyYAML's resolver (see _RESOLVER_FIRST) give PyYAML's value and type,
+    as a value and as a key."""
+    for text in (f"k: {raw}\n", f"{raw}: 1\n"):
+        agrees_with_pyyaml_or_declines(text)
+        fast = fastyaml.fast_load(text)
+        if fast is not None and isinstance(fast.data, dict):  # same types too: True == 1 in Python, not in YAML
+            assert [type(v) for v in fast.data.values()] == [type(v) for v in full_load(text).data.values()]
+
+
+def test_a_folder_of_plain_files_is_read_without_pyyaml() -> None:
+    """The shipped folder needs no PyYAML at all (importing it was a quarter of a small validate)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, SHIPPED_DESIRED
+
+    code = (
+        "import sys\n"
+        "from reconciler.core.desired import load_desired\n"
+        f"load_desired({str(SHIPPED_DESIRED)!r})\n"
+        "print('yaml' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert proc.stdout.strip() == "False"

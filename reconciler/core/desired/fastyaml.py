@@ -10,8 +10,11 @@ caller falls back to the full safe loader: the fast path only ever answers when
 the answer is the one PyYAML gives (a property test compares them).
 
 Plain scalars are typed by PyYAML's own resolver (``yes`` is true, ``25`` a
-number), except the two shapes that dominate big files and that no YAML 1.1
-implicit type can match: email addresses and UUIDs. The line that makes up
+number), except where YAML 1.1 leaves no doubt: email addresses and UUIDs (the
+shapes that dominate big files), scalars whose first character opens no
+implicit type and that are not a boolean or null word (``inactive``, ``Left
+the company``), plain decimal numbers, and dates (kept as text either way).
+A folder of such files is read without importing PyYAML. The line that makes up
 most of a big file (``  - email: a@b.c``, ``  - id: <uuid>``) is read by one
 regular expression before the general line reader; a property test checks
 that this shortcut reads every text exactly as the general path does.
@@ -22,9 +25,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-
-import yaml
-from yaml.nodes import ScalarNode
 
 __all__ = ["FastYaml", "fast_load"]
 
@@ -44,9 +44,21 @@ _PLAIN_STRING = re.compile(_PLAIN_STRING_TEXT)
 # ("  - email: a@b.c"), nothing after it. One match reads it, instead of the general line
 # pattern, a comment cut and a value check (see _read).
 _ITEM_LINE = re.compile(r"( *+)- ([A-Za-z_][A-Za-z0-9_-]*+): (" + _PLAIN_STRING_TEXT + ")")
-_SAFE_PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:[^#:]|:(?! )|(?<! )#)*")
+_SAFE_PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:[^#:]|:(?![ ]|$)|(?<! )#)*")  # ":" ends no plain scalar
 # Tabs, carriage returns, YAML 1.1's other line breaks, a byte-order mark, control characters.
 _OUTSIDE = re.compile("[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ufeff]")
+# YAML 1.1 types a plain scalar by its first character (PyYAML's implicit resolvers are keyed by
+# it): only these open a number, timestamp, null ("~"), merge ("<<"), value ("=") or "yaml" scalar.
+# Any other first character makes text, unless the whole scalar is one of the boolean or null
+# words. Such scalars, most keys and values, need no resolver, and often no PyYAML at all.
+_RESOLVER_FIRST = frozenset("-+.0123456789~<=!&*")
+_WORDS = frozenset(
+    {"yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE"}
+    | {"on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"}
+)
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")  # an int for YAML 1.1 (a leading 0 would be octal)
+# A timestamp or text, and both stay text: no number has a "-" after four digits.
+_DATE_LIKE = re.compile(r"[0-9]{4}-")
 _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _TYPED = frozenset(
@@ -67,22 +79,28 @@ class _Unsupported(Exception):
 
 class _Scalars:
     def __init__(self) -> None:
-        self._resolver = yaml.resolver.Resolver()
-        self._constructor = yaml.constructor.SafeConstructor()
+        self._resolver: Any = None  # PyYAML's, made (and PyYAML imported) for the first scalar that needs it
+        self._constructor: Any = None
         self._cache: dict[str, Any] = {}
         self.known_keys: set[str] = set()  # keys already found to be text
 
     def key(self, raw: str) -> str:
         """A key as text; a key YAML would read as something else (``yes``, ``null``) is not in the subset."""
         if raw not in self.known_keys:
-            if self._tag(raw) != _STR:
+            if (raw[0] in _RESOLVER_FIRST or raw in _WORDS) and self._tag(raw) != _STR:
                 raise _Unsupported
             self.known_keys.add(raw)
         return raw
 
     def _tag(self, raw: str) -> str:
         """The tag PyYAML's resolver gives a plain scalar (as in ``key: raw``)."""
-        tag: str = self._resolver.resolve(ScalarNode, raw, (True, False))  # type: ignore[no-untyped-call]  # untyped stub
+        import yaml
+        from yaml.nodes import ScalarNode
+
+        if self._resolver is None:
+            self._resolver = yaml.resolver.Resolver()
+            self._constructor = yaml.constructor.SafeConstructor()
+        tag: str = self._resolver.resolve(ScalarNode, raw, (True, False))
         return tag
 
     def value(self, raw: str) -> Any:
@@ -96,6 +114,12 @@ class _Scalars:
             return raw
         if not _SAFE_PLAIN.fullmatch(raw):
             raise _Unsupported
+        if raw[0] not in _RESOLVER_FIRST and raw not in _WORDS:
+            return raw
+        if _DECIMAL.fullmatch(raw):
+            return int(raw)
+        if _DATE_LIKE.match(raw):
+            return raw
         cached = self._cache.get(raw, self)
         if cached is not self:
             return cached
@@ -103,6 +127,8 @@ class _Scalars:
         if tag in (_STR, _TIMESTAMP):  # timestamps stay text, as in the full loader
             result: Any = raw
         elif tag in _TYPED:
+            from yaml.nodes import ScalarNode
+
             result = self._constructor.construct_object(ScalarNode(tag, raw), deep=True)
         else:
             raise _Unsupported

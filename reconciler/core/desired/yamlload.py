@@ -21,17 +21,37 @@ line the fast reader did not keep.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from reconciler.core.desired.fastyaml import FastYaml, fast_load
 from reconciler.errors import Finding
 
+if TYPE_CHECKING:
+    from yaml.nodes import Node
+
+# PyYAML is imported where it is used: a file the fast reader reads whole never needs it, and
+# importing it (its reader and resolver compile their regular expressions) was a quarter of a
+# small `validate`.
+
 __all__ = ["LoadedYaml", "YamlProblem", "full_load", "item_lines", "line_at", "load_yaml"]
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+@cache
+def _loader() -> type:
+    import yaml
+
+    loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
+
+
+def _compose(text: str) -> Node | None:
+    import yaml
+
+    root: Node | None = yaml.compose(text, Loader=_loader())
+    return root
+
+
 _MAX_DEPTH = 16
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _STR = "tag:yaml.org,2002:str"
@@ -65,7 +85,7 @@ class LoadedYaml:
     def root(self) -> Node | None:
         """The node tree; composed on first use when the fast reader read the text."""
         if self._root is None and self._fast is not None:
-            self._root = yaml.compose(self._text, Loader=_Loader)
+            self._root = _compose(self._text)
         return self._root
 
     def item_lines(self, key: str) -> list[int]:
@@ -92,10 +112,15 @@ def _line(node: Node) -> int:
 
 class _Converter:
     def __init__(self) -> None:
+        import yaml
+
         self._seen: set[int] = set()
         self._scalars = yaml.constructor.SafeConstructor()
 
     def convert(self, node: Node, depth: int = 0) -> Any:
+        import yaml
+        from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
         if not isinstance(node, ScalarNode):
             # Only lists and mappings can be expanded exponentially; a shared
             # node means an alias (the composer reuses the anchored node).
@@ -147,8 +172,10 @@ def load_yaml(text: str) -> LoadedYaml:
 
 def full_load(text: str) -> LoadedYaml:
     """The full safe loader (PyYAML's composer), for any YAML. Raises YamlProblem with a 1-based line."""
+    import yaml
+
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else None
@@ -163,6 +190,8 @@ def full_load(text: str) -> LoadedYaml:
 
 def item_lines(root: Node | None, key: str) -> list[int]:
     """The line of each item of the top-level list under ``key`` (one pass, for big files)."""
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
     if not isinstance(root, MappingNode):
         return []
     for key_node, value_node in root.value:
@@ -173,6 +202,8 @@ def item_lines(root: Node | None, key: str) -> list[int]:
 
 def line_at(root: Node | None, path: Sequence[str | int]) -> int | None:
     """The line of the deepest node that ``path`` reaches (keys point at the key's line)."""
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
     if root is None:
         return None
     node: Node = root
