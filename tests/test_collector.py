@@ -64,3 +64,31 @@ def test_reading_planning_and_rendering_run_paused(
     monkeypatch.setattr(jsondoc, "change_dict", change_dict)
     jsondoc.dumps(jsondoc.plan_document(plan))
     assert plan.changes and set(seen) == {False} and gc.isenabled()
+
+
+def test_a_read_leaves_no_response_body_for_the_cyclic_collector(sandbox: SandboxHandle, runtime_for: Any) -> None:
+    """httpx binds a response's stream back to the response; the session breaks that cycle, so with
+    the collector off (one-shot verbs) every body is freed when its answer is read, not at exit."""
+    import weakref
+
+    import httpx
+
+    runtime = runtime_for(sandbox, Path("."))
+    session = runtime.client().session
+    bodies: list[weakref.ref[httpx.Response]] = []
+    real_request = session.http.request
+
+    def request(*args: Any, **kwargs: Any) -> httpx.Response:
+        response = real_request(*args, **kwargs)
+        if "/api/v2/" in str(response.request.url):  # the token's answer is read once an hour
+            bodies.append(weakref.ref(response))
+        return response
+
+    session.http.request = request  # type: ignore[method-assign]
+    gc.disable()
+    try:
+        for _ in range(3):
+            session.request("GET", "/api/v2/users", params={"pageSize": 25, "pageNumber": 1, "state": "any"})
+        assert bodies and all(ref() is None for ref in bodies)
+    finally:
+        gc.enable()

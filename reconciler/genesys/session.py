@@ -308,6 +308,10 @@ class ApiSession:
                 method, self._url(path, params), json=body, headers={"Authorization": f"Bearer {token}"}
             )
             headers = resp.headers
+            # httpx binds a response's stream back to the response, a reference cycle, so a body
+            # (400 KB a listing page) waited for the cyclic collector, which one-shot verbs do not
+            # run (core/collector.py). The body is read: a plain stream over it breaks the cycle.
+            resp.stream = httpx.ByteStream(resp.content)
         except httpx.TransportError as exc:  # timeouts included
             self.stats.record(endpoint_name(method, path), 0)
             raise connection_error(exc, f"Genesys Cloud at {self.conn.api_url}", f"{method} {path}") from None
