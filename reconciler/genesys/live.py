@@ -153,17 +153,13 @@ class _Reader:
         for raw in raws:
             # Decide from the raw fields first: in a listing most users are not managed, and
             # building a LiveUser for each of 100,000 costs more than the rest of the plan.
-            raw_id, email = raw.get("id"), raw.get("email")
-            key = email.lower() if isinstance(email, str) and email else None
+            email = raw.get("email")
+            key = email.lower() if type(email) is str and email else None
             by_email = wanted_emails is not None and key in wanted_emails
-            if (
-                wanted_ids is not None
-                and not by_email
-                and isinstance(raw_id, str)
-                and raw_id
-                and raw_id not in wanted_ids
-            ):
-                continue
+            if wanted_ids is not None and not by_email:
+                raw_id = raw.get("id")
+                if type(raw_id) is str and raw_id and raw_id not in wanted_ids:
+                    continue
             user = parse_user(raw)  # a user without an id still spoils the page, managed or not
             self.users[user.id] = user
             if by_email and key is not None:
