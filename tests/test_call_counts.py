@@ -22,6 +22,7 @@ from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
 from tests.conftest import SandboxHandle, sandbox_wall, write
 from tests.faultsuite import FAST
+from tests.test_client import FakeTime
 
 
 @pytest.fixture
@@ -89,16 +90,19 @@ def test_emails_cost_a_search_per_100_and_a_get_per_100(org5k: SandboxHandle, tm
 def test_the_auto_strategy_probes_once_and_lists_only_when_cheaper(
     org5k: SandboxHandle, tmp_path: Path, runtime_for: Any
 ) -> None:
-    # The choice compares time; at this pace (10 requests/s) and a loopback latency, time is calls.
+    # The choice compares time; on an injected clock the latency measured is nil, so time is calls
+    # (on the wall clock, one slow answer on a loaded machine could tip it).
     paced = replace(FAST, requests_per_minute=600)
+    fake = FakeTime()
+    timed = {"settings": paced, "monotonic": fake.clock, "sleep": fake.sleep}
     few = actives(org5k, 1_000)  # targeted: 10 searches + 10 GETs; listing: 1 probe + 10 pages
     folder = leavers_file(tmp_path / "a", [f"  - email: {u.email}\n" for u in few])
-    assert runtime_for(org5k, folder, settings=paced).plan().live.strategy == "listing"
+    assert runtime_for(org5k, folder, **timed).plan().live.strategy == "listing"
     assert counts(org5k) == {"POST /oauth/token": 1, "GET /api/v2/users": 1, "GET /api/v2/users/query": 10}
     mark = len(org5k.requests())
     some = actives(org5k, 150)  # targeted: 3 + 2 = 5 calls, under the probe threshold: no probe at all
     folder = leavers_file(tmp_path / "b", [f"  - email: {u.email}\n" for u in some])
-    assert runtime_for(org5k, folder, settings=paced).plan().live.strategy == "targeted"
+    assert runtime_for(org5k, folder, **timed).plan().live.strategy == "targeted"
     assert counts(org5k, mark) == {"POST /oauth/token": 1, "POST /api/v2/users/search": 2, "GET /api/v2/users": 2}
 
 
