@@ -193,17 +193,24 @@ def local_rows(org_users: int, managed: int, entries: int) -> dict[str, Any]:
         make_files(org_users, managed, plan_dir, entries, big)
         sandbox = SandboxProcess(org_users, "1000000/1s")
         try:
-            code, wall, cpu, peak, _ = child(
-                [*OURS, "plan", str(plan_dir), "--no-ledger", "--format", "json"], sandbox.env
-            )
-            out["plan"] = {
-                "code": code,
-                "cpu": cpu,
-                "peak_mb": peak,
-                "wall": wall,
-                "users": org_users,
-                "managed": managed,
-            }
+            # The defaults (auto: at 300 requests a minute, listing the org takes fewer calls, so
+            # less time), then the batched reads the auto choice makes at a faster pace.
+            for name, extra in (("plan", []), ("plan_targeted", ["--read-strategy", "targeted"])):
+                before = sandbox.stats()["by_endpoint"]
+                code, wall, cpu, peak, _ = child(
+                    [*OURS, "plan", str(plan_dir), "--no-ledger", "--format", "json", *extra], sandbox.env
+                )
+                after = sandbox.stats()["by_endpoint"]
+                calls = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+                out[name] = {
+                    "code": code,
+                    "cpu": cpu,
+                    "peak_mb": peak,
+                    "wall": wall,
+                    "users": org_users,
+                    "managed": managed,
+                    "calls": short(calls),
+                }
         finally:
             sandbox.close()
         code, wall, cpu, peak, _ = child([*OURS, "validate", str(big)], {})
@@ -309,8 +316,16 @@ def report(results: dict[str, Any]) -> str:
         "",
         "| what | goal | measured |",
         "|---|---|---:|",
-        f"| plan, {plan['managed']:,} managed in a {plan['users']:,}-user org | <= 2.0 s CPU, <= 150 MB | "
-        f"{plan['cpu']:.2f} s, {plan['peak_mb']:.0f} MB |",
+        f"| plan, {plan['managed']:,} managed in a {plan['users']:,}-user org, defaults "
+        f"({plan.get('calls', '?')}) | <= 2.0 s CPU, <= 150 MB | {plan['cpu']:.2f} s, {plan['peak_mb']:.0f} MB |",
+    ]
+    if "plan_targeted" in local:
+        targeted = local["plan_targeted"]
+        out.append(
+            f"| the same, `--read-strategy targeted` ({targeted.get('calls', '?')}) | <= 2.0 s CPU, <= 150 MB | "
+            f"{targeted['cpu']:.2f} s, {targeted['peak_mb']:.0f} MB |"
+        )
+    out += [
         f"| validate {local['validate_big']['entries']:,} entries | <= 1.5 s CPU | "
         f"{local['validate_big']['cpu']:.2f} s |",
         f"| `reconciler --help` | <= 0.15 s CPU | {local['help']['cpu']:.2f} s |",
