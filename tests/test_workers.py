@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.core import collector
 from reconciler.core.settings import Settings
 from reconciler.errors import Unreachable
 from reconciler.genesys.client import GenesysClient
@@ -113,7 +114,7 @@ def test_paced_reads_and_writes_run_with_the_old_heap_frozen_out_of_the_collecto
     slow_org: SandboxHandle, tmp_path: Path, runtime_for: Any
 ) -> None:
     # A full collection over the heap stalled every worker for 50-130 ms per 1,000-user apply,
-    # costing the pacer its slots; the paced phases freeze what existed before them (workers.py).
+    # costing the pacer its slots; the paced phases freeze what existed before them (core/collector.py).
     assert gc.get_freeze_count() == 0
     users = actives(slow_org, 30)
     folder = tmp_path / "d"
@@ -138,12 +139,10 @@ def test_paced_reads_and_writes_run_with_the_old_heap_frozen_out_of_the_collecto
         assert frozen[endpoint] and min(frozen[endpoint]) > 0, endpoint  # every batched read and every write
 
 
-def test_paced_heap_nests_and_thaws_once() -> None:
-    from reconciler.genesys.workers import paced_heap
-
-    with paced_heap():
+def test_the_frozen_heap_nests_and_thaws_once() -> None:
+    with collector.frozen():
         outer = gc.get_freeze_count()
-        with paced_heap():
+        with collector.frozen():
             pass
         assert gc.get_freeze_count() >= outer > 0  # the inner block did not thaw the outer one's heap
     assert gc.get_freeze_count() == 0

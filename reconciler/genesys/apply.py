@@ -41,6 +41,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from reconciler.core import collector
 from reconciler.core.instants import utc_iso
 from reconciler.core.model import Action
 from reconciler.core.plan import Change, Plan
@@ -50,7 +51,6 @@ from reconciler.core.settings import Settings
 from reconciler.errors import ApiError, LedgerError, NotFound, PlanRefused, Unreachable, VersionConflict
 from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.live import parse_user
-from reconciler.genesys.workers import paced_heap
 from reconciler.ledger import Ledger
 
 __all__ = ["ApplyResult", "Outcome", "Result", "execute"]
@@ -339,7 +339,7 @@ def execute(
     # Sized from the pace and the latency the plan's reads measured (Little's law), --concurrency a cap.
     workers = client.workers(len(groups))
     log.info("applying %d user(s) with %d worker(s)", len(groups), workers)
-    with paced_heap(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
+    with collector.frozen(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
         futures = {uid: pool.submit(work, uid) for uid in groups}
         for uid, future in futures.items():
             try:

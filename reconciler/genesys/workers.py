@@ -14,28 +14,24 @@ a generous pool is idle threads.
 cap is ``Settings.max_concurrency``. Never a worker per task beyond the tasks
 there are.
 
-While paced work runs (``paced_heap``), the objects that already exist (the
-modules, the desired state, the plan) are frozen out of the garbage
-collector: a full collection over them stops every thread for 50-130 ms on a
-1,000-user apply, and the pacer loses the slots of the workers it stalls
-(pacer.py). They are handed back to the collector when the work ends.
+While paced work runs, the old heap is frozen out of the garbage collector
+(``core.collector.frozen``): a full collection would stall every worker.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
+from reconciler.core import collector
 from reconciler.core.settings import Settings
 
 if TYPE_CHECKING:  # only the type: importing the session (and httpx) is the caller's business
     from reconciler.genesys.session import ApiSession
 
-__all__ = ["MARGIN", "cap", "paced_heap", "pool_size", "run_all", "workers_for"]
+__all__ = ["MARGIN", "cap", "pool_size", "run_all", "workers_for"]
 
 # In-flight requests beyond rate x latency: the measured latency leaves out the
 # worker's own time between requests (parsing, the ledger, waiting for a CPU on
@@ -51,30 +47,6 @@ ASSUMED_LATENCY = 0.5
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-_frozen = 0  # paced_heap blocks open (nested, or in several threads): the outermost one thaws
-_frozen_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def paced_heap() -> Iterator[None]:
-    """Keep the collector off the objects that exist now until the block ends (nests; thread-safe).
-
-    New objects are still collected as usual; only the scan of the long-lived heap is
-    skipped, which is what made full collections long enough to stall paced requests.
-    """
-    global _frozen
-    with _frozen_lock:
-        if _frozen == 0:
-            gc.freeze()
-        _frozen += 1
-    try:
-        yield
-    finally:
-        with _frozen_lock:
-            _frozen -= 1
-            if _frozen == 0:
-                gc.unfreeze()
 
 
 def workers_for(rate: float, latency: float, limit: int) -> int:
@@ -122,7 +94,7 @@ class _Pool(Generic[T, R]):
         self._threads: list[threading.Thread] = []
 
     def run(self) -> list[R]:
-        with paced_heap():
+        with collector.frozen():
             self._grow()
             joined = 0
             try:

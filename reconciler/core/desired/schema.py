@@ -12,7 +12,6 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +31,14 @@ SCHEMA_NAME = "desired-state.schema.json"
 @cache
 def schema_text() -> str:
     """The schema as written, from the installed package, or from ``schemas/`` in a source checkout."""
-    packaged = resources.files("reconciler").joinpath("schemas").joinpath(SCHEMA_NAME)
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[3] / "schemas" / SCHEMA_NAME).read_text(encoding="utf-8")
+    here = Path(__file__).resolve()
+    # Files first: importlib.resources (and the zipfile module it loads) only for a zipped install.
+    for candidate in (here.parents[2] / "schemas" / SCHEMA_NAME, here.parents[3] / "schemas" / SCHEMA_NAME):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    from importlib import resources
+
+    return resources.files("reconciler").joinpath("schemas").joinpath(SCHEMA_NAME).read_text(encoding="utf-8")
 
 
 @cache
