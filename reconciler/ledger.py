@@ -99,17 +99,23 @@ def iter_records(path: str | os.PathLike[str], warnings: list[str]) -> Iterator[
         for number, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
-                if not isinstance(record, dict):
-                    raise ValueError("not an object")
-            except ValueError:
+            record = _record(raw)
+            if record is None:
                 torn = not raw.endswith(b"\n")  # no newline after it: the write never finished
                 warnings.append(
                     f"{p}:{number}: {'torn last line' if torn else 'unreadable record'} (an interrupted write); ignored"
                 )
                 continue
             yield record
+
+
+def _record(raw: bytes) -> dict[str, Any] | None:
+    """One ledger line as a record, or None when it is not a JSON object (a torn or damaged write)."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def read_ledger(path: str | os.PathLike[str]) -> LedgerRead:
@@ -329,11 +335,8 @@ def read_history(path: str | os.PathLike[str]) -> HistoryRead:
             end += len(raw)
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
-                if not isinstance(record, dict):
-                    raise ValueError("not an object")
-            except ValueError:
+            record = _record(raw)
+            if record is None:
                 warnings.append(f"{p}:{number}: unreadable record (an interrupted write); ignored")
                 continue
             fold.add(record)

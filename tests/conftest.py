@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from reconciler.cli.main import main as cli_main
 from reconciler.engine import Runtime
@@ -217,3 +218,45 @@ def run_process(
         check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def start_process(*argv: str, env: dict[str, str], **popen: Any) -> subprocess.Popen[Any]:
+    """Start `python -m reconciler` as a real subprocess, for tests that signal or kill it midway."""
+    return subprocess.Popen([sys.executable, "-m", "reconciler", *argv], env={**os.environ, **env}, **popen)
+
+
+# --- respx: the client's exact requests against a mocked eu-west-1 org -------------------------
+
+LOGIN = "https://login.mypurecloud.ie"
+
+
+class FakeTime:
+    """An injected clock: sleeping advances it instantly, and every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def mock() -> Iterator[Any]:
+    """respx for the eu-west-1 org of tests/test_client.py's ENV, its token endpoint answered."""
+    with respx.mock(assert_all_called=False) as router:
+        router.post(f"{LOGIN}/oauth/token").mock(
+            return_value=httpx.Response(
+                200, json={"access_token": "tok-1", "token_type": "bearer", "expires_in": 86400}
+            )
+        )
+        yield router

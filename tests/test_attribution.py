@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +17,8 @@ from reconciler.core.drift import Drifted
 from reconciler.core.settings import Settings
 from reconciler.errors import BadRequest, VersionConflict
 from reconciler.genesys.attribution import attribute
-from tests.test_client import API, LOGIN, USER_ID, FakeTime, error_body, make_client
+from tests.conftest import FakeTime
+from tests.test_client import API, USER_ID, error_body, make_client
 
 NOW = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
 SINCE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -26,22 +26,6 @@ ADMIN = {"id": "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b", "name": "Pat Admin"}
 IDP = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"
 OWN = "client-id"  # the test connection's OAuth client id
 MAPPING = {"services": [{"name": "Directory", "entities": [{"name": "User", "actions": ["Update"]}]}]}
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def mock() -> Any:
-    with respx.mock(assert_all_called=False) as router:
-        router.post(f"{LOGIN}/oauth/token").mock(
-            return_value=httpx.Response(
-                200, json={"access_token": "tok-1", "token_type": "bearer", "expires_in": 86400}
-            )
-        )
-        yield router
 
 
 def message(

@@ -20,9 +20,8 @@ import pytest
 from reconciler.sandbox.faults import RateLimit
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
-from tests.conftest import SandboxHandle, sandbox_wall, write
+from tests.conftest import FakeTime, SandboxHandle, sandbox_wall, write
 from tests.faultsuite import FAST
-from tests.test_client import FakeTime
 
 
 @pytest.fixture

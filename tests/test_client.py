@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 
 from reconciler.core.settings import Settings
 from reconciler.errors import (
@@ -26,9 +25,9 @@ from reconciler.genesys.client import GenesysClient
 from reconciler.genesys.config import connection_from_env
 from reconciler.genesys.pacer import Pacer
 from reconciler.genesys.session import ApiSession
+from tests.conftest import LOGIN, FakeTime
 
 API = "https://api.mypurecloud.ie"
-LOGIN = "https://login.mypurecloud.ie"
 ENV = {
     "GENESYSCLOUD_OAUTHCLIENT_ID": "client-id",
     "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s3cret-value",
@@ -37,39 +36,8 @@ ENV = {
 USER_ID = "6a3b2c1d-0e9f-4a8b-b7c6-d5e4f3a2b1c0"
 
 
-class FakeTime:
-    """An injected clock: sleeping advances it instantly, and every sleep is recorded."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def error_body(status: int, code: str, message: str, context: str = "ctx-1") -> dict[str, Any]:
     return {"message": message, "code": code, "status": status, "contextId": context, "details": [], "errors": []}
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def mock() -> Any:
-    with respx.mock(assert_all_called=False) as router:
-        router.post(f"{LOGIN}/oauth/token").mock(
-            return_value=httpx.Response(
-                200, json={"access_token": "tok-1", "token_type": "bearer", "expires_in": 86400}
-            )
-        )
-        yield router
 
 
 def make_client(fake_time: FakeTime, settings: Settings | None = None) -> GenesysClient:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from reconciler.ledger import read_ledger
 from reconciler.sandbox.faults import Faults, RateLimit
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
-from tests.conftest import A_YEAR_AHEAD, FIXED_NOW, SandboxHandle, run_process, sandbox_wall
+from tests.conftest import A_YEAR_AHEAD, FIXED_NOW, SandboxHandle, run_process, sandbox_wall, start_process
 from tests.faultsuite import assert_invariants, make_leavers
 
 
@@ -39,21 +38,16 @@ def slow_sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
 
 def start_apply(handle: SandboxHandle, folder: Path, ledger: Path | None) -> subprocess.Popen[bytes]:
     ledger_args = ["--ledger", str(ledger)] if ledger else ["--no-ledger"]
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "apply",
-            str(folder),
-            "--auto-approve",
-            "--concurrency",
-            "1",
-            "--requests-per-minute",
-            "100000",
-            *ledger_args,
-        ],
-        env={**os.environ, **handle.env},
+    return start_process(
+        "apply",
+        str(folder),
+        "--auto-approve",
+        "--concurrency",
+        "1",
+        "--requests-per-minute",
+        "100000",
+        *ledger_args,
+        env=handle.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

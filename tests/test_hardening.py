@@ -24,9 +24,9 @@ from reconciler.genesys.live import parse_user, read_live
 from reconciler.genesys.pacer import Pacer
 from reconciler.genesys.session import ApiResponse, ApiSession
 from reconciler.service.notify import Notifier
-from tests.conftest import JANE, JOHN, SandboxHandle, write
+from tests.conftest import JANE, JOHN, LOGIN, FakeTime, SandboxHandle, write
 from tests.planning import desired, entry, live
-from tests.test_client import API, ENV, LOGIN, USER_ID, FakeTime, make_client
+from tests.test_client import API, ENV, USER_ID, make_client
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 

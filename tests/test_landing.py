@@ -21,7 +21,8 @@ from reconciler.core.results import Outcome
 from reconciler.core.settings import Settings
 from reconciler.genesys.apply import execute
 from reconciler.ledger import Ledger, read_ledger
-from tests.test_client import API, LOGIN, USER_ID, FakeTime, error_body, make_client, user
+from tests.conftest import LOGIN, FakeTime
+from tests.test_client import API, USER_ID, error_body, make_client, user
 
 PATCH_URL = f"{API}/api/v2/users/{USER_ID}"
 REVOKE_URL = f"{API}/api/v2/tokens/{USER_ID}"

@@ -19,9 +19,8 @@ from reconciler.genesys.live import read_live
 from reconciler.genesys.session import ApiSession
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
-from tests.conftest import FIXED_NOW, JANE, SandboxHandle, sandbox_wall
+from tests.conftest import FIXED_NOW, JANE, FakeTime, SandboxHandle, sandbox_wall
 from tests.planning import desired, entry
-from tests.test_client import FakeTime
 
 FAST = Settings(requests_per_minute=600_000)
 

@@ -8,10 +8,8 @@ signal, which may only belong to users already in flight.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 from reconciler.sandbox.faults import Faults, RateLimit
 from reconciler.sandbox.org import Org
 from reconciler.sandbox.server import Sandbox
-from tests.conftest import SandboxHandle, sandbox_wall
+from tests.conftest import SandboxHandle, sandbox_wall, start_process
 from tests.faultsuite import make_leavers
 
 USERS = 60
@@ -40,24 +38,15 @@ def slow_sandbox() -> Iterator[SandboxHandle]:
 
 
 def start_apply(handle: SandboxHandle, folder: Path, ledger: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "apply",
-            str(folder),
-            "--auto-approve",
-            "--format",
-            "json",
-            "--concurrency",
-            str(CONCURRENCY),
-            "--requests-per-minute",
-            "100000",
-            "--ledger",
-            str(ledger),
-        ],
-        env={**os.environ, **handle.env},
+    args = ["--format", "json", "--concurrency", str(CONCURRENCY), "--ledger", str(ledger)]
+    return start_process(
+        "apply",
+        str(folder),
+        "--auto-approve",
+        "--requests-per-minute",
+        "100000",
+        *args,
+        env=handle.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -8,15 +8,13 @@ downstream runs unless the whole tree is valid.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import math
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from reconciler.core import collector
 from reconciler.core.desired.files import SourceFile, read_tree
 from reconciler.core.desired.schema import schema_errors
 from reconciler.core.desired.yamlload import LoadedYaml, YamlProblem, load_yaml
@@ -149,27 +147,10 @@ def _policy(file: SourceFile, raw: dict[str, Any], loaded: LoadedYaml) -> Policy
     )
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a tree is loaded, then restore it as it was.
-
-    A 100,000-entry file makes about 300,000 objects (the parsed mappings, the entries and
-    their sources) in one go; each few hundred allocations wake the collector, which walks
-    every object still alive again and again (0.2-0.4 s of CPU, a fifth of a ``validate``).
-    The loader makes no reference cycles, so nothing is left for it to find: everything
-    garbage is freed by reference counting as usual, and memory is bounded by the files.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def load_desired(root: str | os.PathLike[str], settings: Settings | None = None) -> DesiredState:
-    with _no_cycle_collection():
+    # A 100,000-entry file makes about 300,000 objects in one go and no reference cycles: the
+    # collector would walk them again and again (0.2-0.4 s, a fifth of a validate) for nothing.
+    with collector.paused():
         return _load(root, settings)
 
 
