@@ -58,6 +58,33 @@ def test_validate_loads_no_planner_or_renderer() -> None:
     assert not {"reconciler.core.plan", "reconciler.core.report.text", "reconciler.engine"} & modules
 
 
+@pytest.mark.parametrize("argv", [("--help",), ("validate", str(SHIPPED_DESIRED))])
+def test_argparse_and_file_writing_do_not_pull_in_shutil(argv: tuple[str, ...]) -> None:
+    """argparse asks shutil for the width once per argument and tempfile is only for writing files:
+    together they cost a few percent of a small validate (bz2, lzma, random...)."""
+    modules = loaded_by(*argv)
+    assert not {"shutil", "tempfile", "bz2", "random"} & modules, argv
+
+
+@pytest.mark.parametrize("columns", ["57", "120", "", "zero"])
+def test_the_help_is_laid_out_as_argparse_would_lay_it_out(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], columns: str
+) -> None:
+    from reconciler.cli import main as cli_main
+
+    def help_text(verb: str) -> str:
+        with pytest.raises(SystemExit):
+            build_parser(verb).parse_args([verb, "--help"])
+        return capsys.readouterr().out
+
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr(cli_main, "_columns", None)
+    ours = help_text("plan")
+    monkeypatch.setattr(cli_main, "_Formatter", argparse.HelpFormatter)
+    assert ours == help_text("plan")
+    assert cli_main._columns == (int(columns) if columns.isdigit() else 80)  # no terminal under pytest
+
+
 @pytest.mark.parametrize(
     ("argv", "collector"),
     [(("validate",), False), (("plan", "--help"), False), (("apply", "--help"), True), (("run", "--help"), True)],

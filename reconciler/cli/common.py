@@ -15,7 +15,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -215,6 +214,8 @@ def write_atomically(path: str | os.PathLike[str], text: str, what: str) -> Path
     The temporary file sits beside the target (so the rename is atomic) and is
     removed on any failure, so a refused write leaves no stray file behind.
     """
+    import tempfile  # here: it imports shutil, random and more, which validate and --help never need
+
     target = check_writable(path, what)
     tmp: str | None = None
     try:

@@ -21,6 +21,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from reconciler import __version__
 
@@ -49,19 +50,59 @@ VERBS: tuple[tuple[str, str], ...] = (
 )
 
 
+_columns: int | None = None
+
+
+def _terminal_columns() -> int:
+    """The width shutil.get_terminal_size() would give argparse: $COLUMNS, the terminal, or 80."""
+    global _columns
+    if _columns is None:
+        try:
+            _columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            _columns = 0
+        if _columns <= 0:
+            try:
+                _columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                _columns = 0
+        if _columns <= 0:
+            _columns = 80
+    return _columns
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own formatter, told the width once.
+
+    argparse builds a formatter for every argument it adds, and each one imports shutil (and
+    with it bz2, lzma and fnmatch) to ask the terminal's width: a tenth of a small validate.
+    """
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose formatter is _Formatter unless told otherwise; subparsers are built from its class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(only: str | None = None, *, summary: bool = False) -> argparse.ArgumentParser:
     """The argument parser: every verb in full, or (``only``) one verb in full and the others by name.
 
     ``summary``: every verb by name and help only, enough for ``reconciler --help``.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reconciler",
         description="Keep Genesys Cloud user state equal to what is committed in git: "
         "deactivate leavers, end their sessions, correct drift.",
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
     _add_logging(parser, defaults=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)  # verbs are _Parsers too
     for name, help_line in VERBS:
         if summary or (only is not None and name != only):
             sub.add_parser(name, help=help_line)
