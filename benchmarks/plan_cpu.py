@@ -2,12 +2,17 @@
 
     python benchmarks/plan_cpu.py DESIRED_DIR    (GENESYSCLOUD_* from the environment)
 
-CPU seconds per stage (loading the files, reading live users, building the
-plan: the pure diff/plan) and the process's peak memory.
+CPU seconds per stage (imports, loading the files, reading live users,
+building the plan: the pure diff/plan, rendering it as JSON) and the
+process's peak memory. The cyclic collector is off, as `reconciler plan`
+runs (cli/main.py::entry). Environment: BENCH_RPM, the pace (default:
+lifted); BENCH_STRATEGY, auto | targeted | listing (default auto);
+BENCH_CONCURRENCY, a cap on the workers.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -17,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 started = time.process_time()
+gc.disable()
 from reconciler.core.plan import build  # noqa: E402
+from reconciler.core.report.jsondoc import dumps, plan_document  # noqa: E402
 from reconciler.core.settings import Settings  # noqa: E402
 from reconciler.engine import Runtime  # noqa: E402
 from reconciler.genesys.config import connection_from_env  # noqa: E402  # imports are part of what is measured
@@ -30,15 +37,21 @@ def main() -> int:
         desired_dir=Path(sys.argv[1]),
         connection=connection_from_env(os.environ),
         use_ledger=False,
-        settings=Settings(requests_per_minute=float(os.environ.get("BENCH_RPM", "6000000"))),
+        settings=Settings(
+            requests_per_minute=float(os.environ.get("BENCH_RPM", "6000000")),
+            concurrency=int(os.environ["BENCH_CONCURRENCY"]) if "BENCH_CONCURRENCY" in os.environ else None,
+        ),
     )
     desired = runtime.load()
     loaded = time.process_time()
-    live = read_live(runtime.client(), desired.entries, settings=runtime.settings)
+    strategy = os.environ.get("BENCH_STRATEGY", "auto")
+    live = read_live(runtime.client(), desired.entries, settings=runtime.settings, strategy=strategy)
     read = time.process_time()
     now = datetime.now(UTC)
     plan = build(desired, live, now=now, token_window_start=now - timedelta(hours=48))
     built = time.process_time()
+    rendered_chars = len(dumps(plan_document(plan)))
+    rendered = time.process_time()
     print(
         json.dumps(
             {
@@ -49,6 +62,8 @@ def main() -> int:
                 "cpu_load": round(loaded - imported, 3),
                 "cpu_read": round(read - loaded, 3),
                 "cpu_build": round(built - read, 3),
+                "cpu_render": round(rendered - built, 3),
+                "json_chars": rendered_chars,
                 "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "calls": dict(runtime.client().stats.calls),
             }
