@@ -97,6 +97,23 @@ users:
         ("policy:\n  max_changes: -1\n", "a.yaml:2: policy.max_changes"),
         ("policy:\n  missing_users: ignore\n", "'ignore' is not one of: error, warn"),
         ("policy:\n  protected: [someone]\n", "'someone' is neither an email address nor a Genesys user id"),
+        # Characters YAML refuses: the line is named, not a position in PyYAML's words.
+        (
+            "users:\n  - email: a@example.com\n    reason: x\x01y\n",
+            "a.yaml:3: invalid YAML: unacceptable character #x0001",
+        ),
+        (
+            "users:\n  - email: a@example.com\n    reason: \uffff\n",
+            "a.yaml:3: invalid YAML: unacceptable character #xffff",
+        ),
+        ("users:\n  - email: a@example.com\n# \ufffe\n", "a.yaml:3: invalid YAML: unacceptable character #xfffe"),
+        # Scalars PyYAML's constructors cannot make: a located error, never "unexpected ValueError".
+        ("policy:\n  max_changes: " + "1" * 5000 + "\n", "a.yaml:2: a number of 5000 digits"),
+        ("policy:\n  max_changes: 1_" + "0" * 5000 + "\n", "a.yaml:2: a number of 5001 digits"),
+        ("policy:\n  max_changes: !!int ''\n", "a.yaml:2: '' cannot be read as !!int"),
+        ("policy:\n  max_changes: !!int 0x\n", "a.yaml:2: '0x' cannot be read as !!int"),
+        ("policy:\n  max_changes_percent: !!float abc\n", "a.yaml:2: 'abc' cannot be read as !!float"),
+        ("users:\n  - email: a@example.com\n    state: !!bool maybe\n", "a.yaml:3: 'maybe' cannot be read as !!bool"),
     ],
 )
 def test_bad_files_are_located_errors(tmp_path: Path, text: str, expected: str) -> None:

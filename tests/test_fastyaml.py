@@ -279,7 +279,8 @@ def test_every_character_outside_the_subset_is_unprintable() -> None:
     assert not any(c.isprintable() for c in outside)
 
 
-@pytest.mark.parametrize("char", ["\t", "\r", "\x00", "\x1b", "\x85", "\u2028", "\ufeff"])
+# U+FFFE and U+FFFF: valid UTF-8 that YAML refuses ("special characters are not allowed").
+@pytest.mark.parametrize("char", ["\t", "\r", "\x00", "\x1b", "\x85", "\u2028", "\ufeff", "\ufffe", "\uffff"])
 @pytest.mark.parametrize(
     "text",
     [

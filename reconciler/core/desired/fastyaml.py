@@ -29,9 +29,10 @@ from typing import Any
 __all__ = ["FastYaml", "fast_load"]
 
 # One line of the subset: indentation, an optional "- ", an optional "key:", an optional value.
-_LINE = re.compile(
-    r"(?P<indent> *)(?P<dash>- +)?(?:(?P<key>[A-Za-z_][A-Za-z0-9_-]*):(?= |$))?(?: *(?P<value>[^ ].*?))? *$"
-)
+# It is matched against lines with no trailing spaces (_strip_comment), so the value runs to the
+# end: no lazy ".*?" before " *$", which backtracked once per space (a line of 100,000 spaces took
+# minutes, and a 32 MB file could hang `validate`).
+_LINE = re.compile(r"(?P<indent> *)(?P<dash>- +)?(?:(?P<key>[A-Za-z_][A-Za-z0-9_-]*):(?= |$))?(?: *(?P<value>[^ ].*))?")
 # Values that are certainly strings for every YAML 1.1 implicit resolver: they contain '@'
 # or are a UUID (8-4-4-4-12 hex, never a number, date or boolean), with no YAML indicator.
 # '%' may not open a plain scalar (PyYAML refuses "%a@b"), so it is allowed after the first character only.
@@ -45,8 +46,10 @@ _PLAIN_STRING = re.compile(_PLAIN_STRING_TEXT)
 # pattern, a comment cut and a value check (see _read).
 _ITEM_LINE = re.compile(r"( *+)- ([A-Za-z_][A-Za-z0-9_-]*+): (" + _PLAIN_STRING_TEXT + ")")
 _SAFE_PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:[^#:]|:(?![ ]|$)|(?<! )#)*")  # ":" ends no plain scalar
-# Tabs, carriage returns, YAML 1.1's other line breaks, a byte-order mark, control characters.
-_OUTSIDE = re.compile("[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ufeff]")
+# Tabs, carriage returns, YAML 1.1's other line breaks, a byte-order mark, control characters,
+# and what YAML refuses outright although it is valid UTF-8: the noncharacters U+FFFE and U+FFFF
+# (and surrogates, which strict decoding never yields).
+_OUTSIDE = re.compile("[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ufeff\\ud800-\\udfff\\ufffe\\uffff]")
 # YAML 1.1 types a plain scalar by its first character (PyYAML's implicit resolvers are keyed by
 # it): only these open a number, timestamp, null ("~"), merge ("<<"), value ("=") or "yaml" scalar.
 # Any other first character makes text, unless the whole scalar is one of the boolean or null
@@ -117,7 +120,10 @@ class _Scalars:
         if raw[0] not in _RESOLVER_FIRST and raw not in _WORDS:
             return raw
         if _DECIMAL.fullmatch(raw):
-            return int(raw)
+            try:
+                return int(raw)
+            except ValueError:  # more digits than int() converts (4,300): the full loader reports it
+                raise _Unsupported from None
         if _DATE_LIKE.match(raw):
             return raw
         cached = self._cache.get(raw, self)
@@ -129,7 +135,10 @@ class _Scalars:
         elif tag in _TYPED:
             from yaml.nodes import ScalarNode
 
-            result = self._constructor.construct_object(ScalarNode(tag, raw), deep=True)
+            try:
+                result = self._constructor.construct_object(ScalarNode(tag, raw), deep=True)
+            except ValueError:  # "1_000..." past int()'s digit limit: the full loader reports it
+                raise _Unsupported from None
         else:
             raise _Unsupported
         if len(self._cache) < 1024:

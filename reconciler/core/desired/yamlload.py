@@ -20,6 +20,7 @@ line the fast reader did not keep.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -143,6 +144,10 @@ class _Converter:
                 return self._scalars.construct_object(node, deep=True)
             except yaml.YAMLError:
                 raise YamlProblem(_line(node), f"unsupported YAML tag {node.tag}") from None
+            except (ValueError, KeyError, IndexError):
+                # PyYAML's constructors trust the text to fit its tag: "!!int ''", "!!bool maybe",
+                # or a number past int()'s 4,300 digits raise plain Python errors, not YAML ones.
+                raise YamlProblem(_line(node), _unreadable(node.value, node.tag)) from None
         if node.tag not in (_SEQ, _MAP):
             raise YamlProblem(_line(node), f"unsupported YAML tag {node.tag}")
         if isinstance(node, SequenceNode):
@@ -160,6 +165,14 @@ class _Converter:
                 result[key] = self.convert(value_node, depth + 1)
             return result
         raise YamlProblem(_line(node), f"unsupported YAML node {type(node).__name__}")
+
+
+def _unreadable(value: str, tag: str) -> str:
+    digits = sum(c.isdigit() for c in value)
+    if digits > sys.get_int_max_str_digits():
+        return f"a number of {digits} digits: more than a desired-state file can hold"
+    shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}... ({len(value)} characters)"
+    return f"{shown} cannot be read as !!{tag.rsplit(':', 1)[-1]}"
 
 
 def load_yaml(text: str) -> LoadedYaml:
@@ -181,6 +194,14 @@ def full_load(text: str) -> LoadedYaml:
         line = int(mark.line) + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlProblem(line, f"invalid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        if not isinstance(exc.character, int):
+            raise YamlProblem(None, f"invalid YAML: {exc.reason}") from None
+        # A character YAML refuses (a control character, U+FFFE). Its position counts bytes in
+        # libyaml and characters in PyYAML's reader; the first such character is the one found.
+        at = text.find(chr(exc.character))
+        line = text.count("\n", 0, at) + 1 if at >= 0 else None
+        raise YamlProblem(line, f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}") from None
     except yaml.YAMLError as exc:
         raise YamlProblem(None, f"invalid YAML: {exc}") from None
     if root is None:
