@@ -44,12 +44,18 @@ def instant_or_none(raw: object) -> datetime | None:
     """A UTC-by-convention instant from a record or an answer, or None when it is missing or unreadable."""
     if not isinstance(raw, str) or not raw:
         return None
-    try:
-        # Genesys's and the ledger's own shape (2026-11-28T12:00:00.000Z) needs none of
-        # parse_iso's normalising, and this runs once per user read: 20,000 times in a big plan.
-        # Whatever fromisoformat reads as written, parse_iso reads the same way.
-        value = datetime.fromisoformat(raw)
-    except ValueError:
+    # Genesys's and the ledger's own shape (2026-11-28T12:00:00.000Z) needs none of parse_iso's
+    # normalising, and this runs once per user read: 20,000 times in a big plan. Whatever ASCII
+    # text fromisoformat reads as written, parse_iso reads the same way. Not so beyond ASCII:
+    # fromisoformat takes any one character between date and time, and upper() turns some of
+    # them into two (ß -> SS), which the rule then refuses.
+    value: datetime | None = None
+    if raw.isascii():
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            value = None
+    if value is None:
         try:
             return parse_instant(raw, assume_utc=True)
         except ValueError:
