@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from reconciler.errors import UnexpectedResponse
 from reconciler.genesys.session import ApiResponse, ApiSession, ApiStats
@@ -101,9 +101,11 @@ class GenesysClient:
         while True:
             resp = self.session.request("GET", "/api/v2/users/query", params=params)
             yield _entities(resp, "entities")
-            cursor = resp.data.get("cursor")
-            if not cursor or not resp.data.get("nextUri"):
+            if not resp.data.get("nextUri"):
                 return
+            # A next page announced without a cursor we can send would end the listing early:
+            # users on the pages never read would look missing.
+            cursor = _paging_token(resp.data.get("cursor"), "cursor", resp, "GET /api/v2/users/query")
             if cursor in seen_cursors:
                 raise UnexpectedResponse(
                     "the user listing repeated a page (same cursor twice)",
@@ -167,7 +169,7 @@ class GenesysClient:
                     "search repeated a page", correlation_id=resp.correlation_id, request="GET /api/v2/users/search"
                 )
             seen_pages.add(next_page)
-            q64 = parse_qs(urlsplit(next_page).query).get("q64", [""])[0]
+            q64 = _paging_token(_q64(next_page), "next page", resp, "POST /api/v2/users/search")
             resp = self.session.request("GET", "/api/v2/users/search", params={"q64": q64})
             page = _entities(resp, "results")
             if not page:
@@ -220,6 +222,37 @@ class GenesysClient:
     def oauth_client(self, client_id: str) -> dict[str, Any]:
         resp = self.session.request("GET", f"/api/v2/oauth/clients/{client_id}")
         return resp.data if isinstance(resp.data, dict) else {}
+
+
+def _q64(next_page: str) -> str | None:
+    """The q64 token of a search's nextPage, as Genesys wrote it.
+
+    Not ``parse_qs``: that reads ``+`` as a space, and a base64 token is full of them.
+    Percent-escapes are undone, so an escaped and a bare token read the same.
+    """
+    for pair in urlsplit(next_page).query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "q64":
+            return unquote(value)
+    return None
+
+
+def _paging_token(value: Any, what: str, resp: ApiResponse, request: str) -> str:
+    """A cursor or q64 token from an answer, if it is text a URL can carry (JSON can spell a
+    lone surrogate, which cannot be encoded); otherwise the answer cannot be followed."""
+    if isinstance(value, str) and value:
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            pass
+        else:
+            return value
+    raise UnexpectedResponse(
+        f"the answer's {what} cannot be followed",
+        status=resp.status,
+        correlation_id=resp.correlation_id,
+        request=request,
+    )
 
 
 def _int(value: Any) -> int:
