@@ -68,8 +68,10 @@ def parse_user(raw: Mapping[str, Any]) -> LiveUser:
         raise UnexpectedResponse("a user without an id in the response")
     version = raw.get("version")
     if type(version) is not int:
-        # search has been seen to send "152"
-        version = int(version) if type(version) is str and version.isdigit() else None
+        # search has been seen to send "152". ASCII digits only: isdigit() is also true of "²"
+        # (which int() refuses) and of Arabic-Indic digits (which int() reads), neither of
+        # which Genesys writes.
+        version = int(version) if type(version) is str and version.isascii() and version.isdigit() else None
     token = raw.get("lastTokenIssued")
     state, email, name = raw.get("state"), raw.get("email"), raw.get("name")
     return LiveUser(
@@ -144,26 +146,23 @@ class _Reader:
         for key in keys:
             self.errors[key] = str(exc)
 
-    def _keep(
-        self,
-        raws: Iterable[Mapping[str, Any]],
-        wanted_ids: set[str] | None = None,
-        wanted_emails: set[str] | None = None,
-    ) -> None:
+    def _keep(self, raws: Iterable[Mapping[str, Any]], wanted_ids: set[str], wanted_emails: set[str]) -> None:
+        """Keep the managed users of one listing page. The latest sighting of a user wins."""
+        users = self.users
         for raw in raws:
             # Decide from the raw fields first: in a listing most users are not managed, and
             # building a LiveUser for each of 100,000 costs more than the rest of the plan.
             email = raw.get("email")
-            key = email.lower() if type(email) is str and email else None
-            by_email = wanted_emails is not None and key in wanted_emails
-            if wanted_ids is not None and not by_email:
+            if not (type(email) is str and email and email.lower() in wanted_emails):
                 raw_id = raw.get("id")
                 if type(raw_id) is str and raw_id and raw_id not in wanted_ids:
+                    # Listed before as managed, now with another address: the org changed between
+                    # pages, and the earlier sighting must not stay matched to the old address.
+                    if raw_id in users:
+                        del users[raw_id]
                     continue
             user = parse_user(raw)  # a user without an id still spoils the page, managed or not
-            self.users[user.id] = user
-            if by_email and key is not None:
-                self.email_index.setdefault(key, []).append(user.id)
+            users[user.id] = user
 
     def targeted(self, id_entries: list[str], email_entries: list[DesiredEntry]) -> None:
         candidates: dict[str, None] = dict.fromkeys(id_entries)
@@ -221,30 +220,37 @@ class _Reader:
     def _settle(self, doubt: set[str]) -> None:
         """Addresses search did not find may still be stored in another case: list the org once to know."""
         log.info("%d address(es) not found by search; listing the org to match them ignoring case", len(doubt))
-        found: dict[str, list[LiveUser]] = {}
+        found: dict[str, tuple[str, LiveUser]] = {}  # id -> (address key, user), as last listed
         try:
             for page in self.client.iter_users("any"):
                 for raw in page:
                     email = raw.get("email")
-                    if isinstance(email, str) and email.lower() in doubt:
+                    if type(email) is str and (key := email.lower()) in doubt:
                         user = parse_user(raw)
-                        found.setdefault(email.lower(), []).append(user)
+                        found[user.id] = (key, user)
+                    elif found and type(raw_id := raw.get("id")) is str and raw_id in found:
+                        # listed again with another address: the org changed between pages
+                        del found[raw_id]
         except ApiError as exc:
             if isinstance(exc, (AuthError, Unreachable)):
                 raise
             for key in doubt:
                 self.errors[f"email:{key}"] = f"not found by search, and the listing to confirm it failed: {exc}"
             return
-        for key, users in found.items():
-            for user in users:
-                self.users[user.id] = user
-                self.email_index.setdefault(key, []).append(user.id)
+        for key, user in found.values():
+            self.users[user.id] = user
+            self.email_index.setdefault(key, []).append(user.id)
 
     def listing(self, id_entries: list[str], email_entries: list[DesiredEntry]) -> None:
         wanted_ids = set(id_entries)
         wanted_emails = {e.email_key for e in email_entries if e.email_key}
         for page in self.client.iter_users("any"):
-            self._keep(page, wanted_ids=wanted_ids, wanted_emails=wanted_emails)
+            self._keep(page, wanted_ids, wanted_emails)
+        # Indexed once every page is read, from the users as last listed (as targeted() does).
+        for user in self.users.values():
+            key = user.email.lower() if user.email else None
+            if key is not None and key in wanted_emails:
+                self.email_index.setdefault(key, []).append(user.id)
 
 
 def _seconds(client: GenesysClient, calls: int, in_flight: int) -> float:
