@@ -98,3 +98,16 @@ def test_a_cursor_that_is_not_text_is_an_unexpected_answer(mock: Any, fake_time:
     mock.get(f"{API}/api/v2/users/query").mock(return_value=httpx.Response(200, json=page))
     with pytest.raises(UnexpectedResponse, match="cursor"):
         list(make_client(fake_time).iter_users())
+
+
+def test_search_without_a_total_follows_its_next_page(mock: Any, fake_time: FakeTime) -> None:
+    # total is required by the model, but an answer without one must not end the search early:
+    # a second user with a searched address would never be read.
+    first = _search_page([user()], 0, "/api/v2/users/search?q64=abc")
+    del first["total"]
+    mock.post(f"{API}/api/v2/users/search").mock(return_value=httpx.Response(200, json=first))
+    page2 = mock.get(f"{API}/api/v2/users/search").mock(
+        return_value=httpx.Response(200, json=_search_page([user(id="x")], 2, None))
+    )
+    assert [h["id"] for h in make_client(fake_time).search_emails(["jane.doe@example.com"])] == [user()["id"], "x"]
+    assert page2.call_count == 1

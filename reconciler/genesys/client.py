@@ -21,6 +21,7 @@ this tool deactivates, it never deletes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -162,7 +163,9 @@ class GenesysClient:
         resp = self.session.request("POST", "/api/v2/users/search", json=body)
         results = _entities(resp, "results")
         seen_pages: set[str] = set()
-        while isinstance(resp.data.get("nextPage"), str) and len(results) < _int(resp.data.get("total")):
+        # A next page is followed until the answer's own total says every hit is in; an answer
+        # without a total is followed to its end, never cut short (a hit missed is a user unread).
+        while isinstance(resp.data.get("nextPage"), str) and len(results) < _total(resp.data.get("total")):
             next_page = resp.data["nextPage"]
             if next_page in seen_pages:
                 raise UnexpectedResponse(
@@ -255,8 +258,8 @@ def _paging_token(value: Any, what: str, resp: ApiResponse, request: str) -> str
     )
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
+def _total(value: Any) -> float:
+    return value if type(value) is int else math.inf
 
 
 def _entities(resp: ApiResponse, key: str) -> list[dict[str, Any]]:
