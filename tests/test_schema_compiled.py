@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -74,3 +75,39 @@ def _verdict(check: Any, doc: Any) -> tuple[bool, str | None]:
 @given(_DOC)
 def test_the_shipped_validator_judges_every_document_as_a_fresh_compile_does(doc: Any) -> None:
     assert _verdict(schema_compiled.validate, doc) == _verdict(_FRESH, doc)
+
+
+# What YAML can make of a value, for every property: numbers of every kind (5.0, NaN, infinities,
+# huge), the allowed words in other cases, addresses and ids with a final newline, lists and maps.
+_ANY = st.one_of(
+    _VALUE,
+    st.floats(),
+    st.sampled_from([5.0, 100.0, 1e-300, 10**30, "active", "Active", "inactive", "warn", "Leave", "24h", "0h"]),
+    st.sampled_from(["7d ", "2026-12-01T17:00:00Z", "2026-12-01T17:00:00Z\n", "6a3b2c1d-0e9f-4a8b-b7c6-d5e4f3a2b1c0 "]),
+    st.lists(st.one_of(_ADDRESS, _ID, st.integers(0, 1), st.booleans()), max_size=3),
+    st.dictionaries(st.sampled_from(["window", "max_corrections", "x"]), _VALUE, max_size=2),
+)
+_RICH_USER = st.dictionaries(_KEYS, _ANY, max_size=4)
+_RICH_DOC = st.fixed_dictionaries(
+    {},
+    optional={
+        "users": st.one_of(st.lists(st.one_of(_RICH_USER, _ANY), max_size=3), _ANY),
+        "policy": st.one_of(
+            st.dictionaries(
+                st.sampled_from(["max_changes", "max_changes_percent", "protected", "missing_users", "flapping", "x"]),
+                _ANY,
+                max_size=3,
+            ),
+            _ANY,
+        ),
+    },
+)
+
+
+@settings(max_examples=600)
+@given(_RICH_DOC)
+def test_the_shipped_validator_never_accepts_what_jsonschema_refuses(doc: Any) -> None:
+    """schema.py trusts the compiled validator's "valid" and asks jsonschema only to explain a refusal:
+    a document only fastjsonschema accepted would be loaded with no error at all."""
+    if _verdict(schema_compiled.validate, doc)[0]:
+        assert jsonschema.Draft202012Validator(schema_module.schema()).is_valid(doc), doc
