@@ -25,6 +25,7 @@ from tests.conftest import ROOT
 
 KEYS = ["email", "id", "state", "reason", "effective", "users", "policy", "protected", "max_changes"]
 KEYS += ["on", "yes", "n", "null", "true", "OFF", "x-y", "_", "e1", "'email'", '"id"', "? email", "1", "~", "<<", "é"]
+KEYS += ["k" * 1024, "k" * 1025]  # YAML's longest simple key is 1,024 characters
 VALUES = ["a@b.co", "Jane.Doe@Example.com", "-j@x.io", "+j@x.io", ".j@x.io", "0@x.io", "j%a@x.io", "%j@x.io", "@x.io"]
 VALUES += ["j@x.io#c", "j@x.io #c", "j@x:io", "j'@x.io", "`j@x.io", "|j", ">j", "&a j", "*a", "!!str j", "!j"]
 VALUES += ["6a3b2c1d-0e9f-4a8b-b7c6-d5e4f3a2b1c0", "6A3B2C1D-0E9F-4A8B-B7C6-D5E4F3A2B1C0", "1234-1234-1234-1234"]
@@ -126,6 +127,22 @@ def test_a_noncharacter_in_a_comment_declines(char: str) -> None:
     # Valid UTF-8 that YAML refuses anywhere, comments included: PyYAML rejects the file.
     assert fastyaml.fast_load(f"users:\n  - email: a@example.com  # {char}\n") is None
     assert fastyaml.fast_load(f"#{char}\n") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{key}: x\n",
+        "users:\n  - {key}: a@example.com\n",  # the shortcut's line
+        "users:\n  - email: a@example.com\n    {key}: x\n",
+        "policy:\n  {key}:\n    - a@example.com\n",
+    ],
+)
+def test_a_key_longer_than_yaml_allows_declines(text: str) -> None:
+    # PyYAML (and libyaml) refuse a simple key of more than 1,024 characters.
+    assert fastyaml.fast_load(text.format(key="k" * 1025)) is None
+    agrees_strictly_or_declines(text.format(key="k" * 1024))
+    assert fastyaml.fast_load(text.format(key="k" * 1024)) is not None
 
 
 @pytest.mark.parametrize("number", ["1" * 5000, "1_" + "0" * 5000])

@@ -59,6 +59,7 @@ _WORDS = frozenset(
     {"yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE"}
     | {"on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"}
 )
+_LONGEST_KEY = 1024  # YAML's limit on a simple key; PyYAML and libyaml refuse a longer one
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")  # an int for YAML 1.1 (a leading 0 would be octal)
 # A timestamp or text, and both stay text: no number has a "-" after four digits.
 _DATE_LIKE = re.compile(r"[0-9]{4}-")
@@ -88,9 +89,12 @@ class _Scalars:
         self.known_keys: set[str] = set()  # keys already found to be text
 
     def key(self, raw: str) -> str:
-        """A key as text; a key YAML would read as something else (``yes``, ``null``) is not in the subset."""
+        """A key as text; a key YAML would read as something else (``yes``, ``null``) is not in the subset,
+        nor one longer than YAML's longest simple key (1,024 characters: PyYAML refuses the file)."""
         if raw not in self.known_keys:
             if (raw[0] in _RESOLVER_FIRST or raw in _WORDS) and self._tag(raw) != _STR:
+                raise _Unsupported
+            if len(raw) > _LONGEST_KEY:
                 raise _Unsupported
             self.known_keys.add(raw)
         return raw
