@@ -263,3 +263,20 @@ def test_settling_an_address_reads_past_users_with_ids_of_any_type() -> None:
     # a case-sensitive search does not find a@x.com: the listing settles it, reading every user
     live = _read(_FakeOrg(org, case_sensitive=True, page_size=1), [entry("a@x.com")], "targeted")
     assert live.email_index == {"a@x.com": ("u1",)} and live.read_errors == {}
+
+
+def test_a_search_hit_with_an_empty_id_is_no_candidate() -> None:
+    # An empty id would put ",," into the batched GET and could spoil the reads of its batch.
+    org = [{"id": "u1", "email": "a@x.com", "state": "active", "version": 1}, {"id": "", "email": "a@x.com"}]
+    sent: list[str] = []
+    fake = _FakeOrg(org, case_sensitive=True)
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/users":
+            sent.append(request.url.params["id"])
+        return fake(request)
+
+    client = GenesysClient(ApiSession(connection_from_env(ENV), FAST, transport=httpx.MockTransport(recording)))
+    live = read_live(client, [entry("a@x.com")], settings=FAST, strategy="targeted")
+    client.close()
+    assert sent == ["u1"] and live.email_index == {"a@x.com": ("u1",)}

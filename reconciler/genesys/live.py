@@ -183,7 +183,7 @@ class _Reader:
                 for hit in outcome:
                     email, hit_id = hit.get("email"), hit.get("id")
                     key = email.lower() if isinstance(email, str) else None
-                    if key in written and isinstance(hit_id, str):
+                    if key in written and type(hit_id) is str and hit_id:  # "" would be an empty id in the GET
                         candidates.setdefault(hit_id)
                         hits_by_key.setdefault(key, set()).add(hit_id)
                         missing.pop(key, None)
