@@ -19,7 +19,10 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 
+from reconciler.core.model import DesiredEntry, LiveUser, Source, UserState, address_key
 from reconciler.core.plan import build
 from reconciler.core.settings import Settings
 from reconciler.endpoints import endpoint_name
@@ -184,3 +187,53 @@ def test_the_cli_plans_the_same_with_either_read_strategy(sandbox: SandboxHandle
         ROBIN,
         "6513270e-269e-4d37-b2a7-4de452e6b438",
     }
+
+
+KELVIN = "\u212a"  # KELVIN SIGN: not ASCII, yet "\u212a".lower() == "k"
+
+
+def _respell(handle: SandboxHandle, pairs: list[tuple[Any, str]]) -> None:
+    with handle.sandbox.org.lock:
+        for user, email in pairs:
+            handle.sandbox.org.change_email(user, email)
+
+
+@pytest.mark.parametrize("strategy", ["targeted", "listing"])
+def test_a_look_alike_address_is_another_mailbox_for_either_strategy(sandbox: SandboxHandle, strategy: str) -> None:
+    """Unicode lower-casing folds the Kelvin sign into "k": an address spelled with it must not be
+    matched by the entry of the ASCII address, alone (it would be locked out in the leaver's place)
+    or beside the real one (the address would look ambiguous and hold up the real lock-out)."""
+    real, twin, lone = users_of(sandbox, mixed=False, n=3)
+    _respell(
+        sandbox,
+        [
+            (real, "kate.kowalski@example.com"),
+            (twin, f"{KELVIN}ate.kowalski@example.com"),
+            (lone, f"{KELVIN}urt.lang@example.com"),  # no ASCII kurt.lang@ in the org
+        ],
+    )
+    entries = [entry("kate.kowalski@example.com", line=1), entry("kurt.lang@example.com", line=2)]
+    live, _ = read(sandbox, [e.email for e in entries if e.email], strategy)
+    plan = build(desired(*entries), live, now=FIXED_NOW)
+    assert {c.user_id for c in plan.changes} == {real.id}
+    assert twin.id not in live.email_index.get("kate.kowalski@example.com", ())
+    assert [(p.code, p.source) for p in plan.problems] == [("user.not_found", "users.yaml:2")]
+
+
+def test_an_entry_pinned_to_an_id_is_not_satisfied_by_a_look_alike_address() -> None:
+    from tests.planning import live as live_of
+
+    user = LiveUser("u-1", "active", 3, email=f"{KELVIN}ate@example.com")
+    plan = build(desired(entry("kate@example.com", id="u-1")), live_of(user), now=FIXED_NOW)
+    assert not plan.changes
+    assert [p.code for p in plan.problems] == ["user.identity_mismatch"]
+
+
+@given(st.text(max_size=40))
+def test_an_address_key_is_its_ascii_lower_case_or_nothing(text: str) -> None:
+    key = address_key(text)
+    if text.isascii():
+        assert key == text.lower()
+        assert DesiredEntry(text, None, UserState.INACTIVE, Source("f", 1)).email_key == key
+    else:
+        assert key is None

@@ -25,6 +25,7 @@ from reconciler.cli.common import (
 from reconciler.cli.progress import progress_for
 from reconciler.core.attribution import UNKNOWN
 from reconciler.core.drift import Drift, find_drift, from_plan
+from reconciler.core.model import address_key
 from reconciler.core.plan import Plan
 from reconciler.core.report.safe import visible_lines
 from reconciler.errors import ReconcilerError
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         runtime.close()
     ids_declared = {e.id for e in desired.entries if e.id}
     emails_declared = {e.email_key for e in desired.entries if e.email_key}
-    declared = {u.id for u in live.values() if u.id in ids_declared or (u.email or "").lower() in emails_declared}
+    declared = {u.id for u in live.values() if u.id in ids_declared or address_key(u.email) in emails_declared}
     if attribution.warning:
         sys.stderr.write(f"reconciler: warning: {attribution.warning}\n")
     drifts = find_drift(history, live, declared, attribution.by_user)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from reconciler.cli.common import EXIT_OK, add_desired_dir, check_writable, runtime_from_args, write_atomically
 from reconciler.core.desired import load_desired
+from reconciler.core.model import address_key
 from reconciler.genesys.export import fetch_users, render_export
 
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         users = list(fetch_users(runtime.client(), args.state))
     finally:
         runtime.close()
-    fresh = [u for u in users if u.id not in ids and (u.email or "").lower() not in emails]
+    fresh = [u for u in users if u.id not in ids and address_key(u.email) not in emails]
     assert runtime.connection is not None
     text = render_export(
         fresh,

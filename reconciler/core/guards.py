@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from math import floor
 
-from reconciler.core.model import Action, DesiredEntry, DesiredState, LiveState
+from reconciler.core.model import Action, DesiredEntry, DesiredState, LiveState, address_key
 from reconciler.core.resolve import Problem, Resolved
 
 __all__ = ["budget_problem", "clashes_outside", "select_targets"]
@@ -85,7 +85,8 @@ def clashes_outside(
     by_email = {e.email_key: e for e in others if e.email_key}
     problems = []
     for entry, user in resolved:
-        other = by_id.get(user.id) or (by_email.get(user.email.lower()) if user.email else None)
+        key = address_key(user.email)
+        other = by_id.get(user.id) or (by_email.get(key) if key is not None else None)
         if other is not None:
             problems.append(
                 Problem(

@@ -24,6 +24,7 @@ __all__ = [
     "Policy",
     "Source",
     "UserState",
+    "address_key",
     "loaded_entry",
     "source_at",
 ]
@@ -189,6 +190,18 @@ class DesiredState:
 
 
 _KNOWN_STATES = {s.value: s for s in UserState}  # a dict lookup: Enum() is slow at 100,000 users
+
+
+def address_key(email: str | None) -> str | None:
+    """The key a live user's address is matched by, against an entry's ``email_key``; None matches nothing.
+
+    Addresses are equal ignoring case, but only ASCII case: the files' addresses are ASCII (the
+    schema), and Unicode lower-casing folds one look-alike into ASCII (the Kelvin sign U+212A
+    becomes "k"). Without this, a user whose address is spelled with it would be matched by
+    the entry of another mailbox: locked out in its place, or, beside the real one, making the
+    address ambiguous and so holding up the real leaver's lock-out.
+    """
+    return email.lower() if email is not None and email.isascii() else None
 
 
 @dataclass(frozen=True, slots=True)

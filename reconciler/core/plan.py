@@ -25,7 +25,7 @@ from reconciler.core.attribution import UNKNOWN, ChangedBy
 from reconciler.core.flapping import Held, hold
 from reconciler.core.guards import STATE_ACTIONS, budget_problem, clashes_outside, select_targets
 from reconciler.core.history import History, revoke_decision
-from reconciler.core.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, UserState
+from reconciler.core.model import Action, DesiredEntry, DesiredFile, DesiredState, LiveState, UserState, address_key
 from reconciler.core.resolve import Problem, Resolved, resolve
 
 __all__ = ["STATE_ACTIONS", "Change", "Held", "Pending", "Plan", "Problem", "build", "select_targets"]
@@ -148,7 +148,7 @@ def _released(ctx: _Context, acc: _Acc, entry: DesiredEntry, user_id: str, email
     """Does ``--release`` name this user (by id, or by email as in the file or in Genesys)?"""
     if not ctx.release:
         return False
-    hit = {user_id.lower(), (email or "").lower(), entry.email_key or "", (entry.id or "").lower()} & ctx.release
+    hit = {user_id.lower(), address_key(email) or "", entry.email_key or "", (entry.id or "").lower()} & ctx.release
     acc.released |= hit
     return bool(hit)
 

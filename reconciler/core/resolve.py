@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from reconciler.core.model import DesiredEntry, LiveState, LiveUser, MissingUsers, Policy, UserState
+from reconciler.core.model import DesiredEntry, LiveState, LiveUser, MissingUsers, Policy, UserState, address_key
 
 __all__ = ["Problem", "Resolved", "resolve"]
 
@@ -64,7 +64,7 @@ def _by_id(entry: DesiredEntry, live: LiveState) -> Resolved | Problem:
     user = live.users.get(entry.id)
     if user is None:
         return _error("user.not_found", f"no Genesys user has id {entry.id}", entry, entry.id)
-    if entry.email_key is not None and (user.email or "").lower() != entry.email_key:
+    if entry.email_key is not None and address_key(user.email) != entry.email_key:
         return _error(
             "user.identity_mismatch",
             f"{entry.email} is pinned to id {entry.id}, but that user's email is now "

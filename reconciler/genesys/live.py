@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.core.instants import instant_or_none
-from reconciler.core.model import DesiredEntry, LiveState, LiveUser
+from reconciler.core.model import DesiredEntry, LiveState, LiveUser, address_key
 from reconciler.core.settings import Settings
 from reconciler.errors import ApiError, AuthError, Forbidden, UnexpectedResponse, Unreachable
 from reconciler.genesys.client import GenesysClient
@@ -153,7 +153,7 @@ class _Reader:
             # Decide from the raw fields first: in a listing most users are not managed, and
             # building a LiveUser for each of 100,000 costs more than the rest of the plan.
             email = raw.get("email")
-            if not (type(email) is str and email and email.lower() in wanted_emails):
+            if not (type(email) is str and email and address_key(email) in wanted_emails):
                 raw_id = raw.get("id")
                 if type(raw_id) is str and raw_id and raw_id not in wanted_ids:
                     # Listed before as managed, now with another address: the org changed between
@@ -182,7 +182,7 @@ class _Reader:
                     continue
                 for hit in outcome:
                     email, hit_id = hit.get("email"), hit.get("id")
-                    key = email.lower() if isinstance(email, str) else None
+                    key = address_key(email) if isinstance(email, str) else None
                     if key in written and type(hit_id) is str and hit_id:  # "" would be an empty id in the GET
                         candidates.setdefault(hit_id)
                         hits_by_key.setdefault(key, set()).add(hit_id)
@@ -198,7 +198,7 @@ class _Reader:
         # The email index comes from the authoritative reads: a search hit whose
         # email has changed since it was indexed no longer counts as a match.
         for user in self.users.values():
-            key = user.email.lower() if user.email else None
+            key = address_key(user.email)
             if key is not None and key in written:
                 self.email_index.setdefault(key, []).append(user.id)
         # An email whose candidates could not be loaded is unreadable, not "not found".
@@ -225,7 +225,7 @@ class _Reader:
             for page in self.client.iter_users("any"):
                 for raw in page:
                     email = raw.get("email")
-                    if type(email) is str and (key := email.lower()) in doubt:
+                    if type(email) is str and (key := address_key(email)) in doubt:
                         user = parse_user(raw)
                         found[user.id] = (key, user)
                     elif found and type(raw_id := raw.get("id")) is str and raw_id in found:
@@ -248,7 +248,7 @@ class _Reader:
             self._keep(page, wanted_ids, wanted_emails)
         # Indexed once every page is read, from the users as last listed (as targeted() does).
         for user in self.users.values():
-            key = user.email.lower() if user.email else None
+            key = address_key(user.email)
             if key is not None and key in wanted_emails:
                 self.email_index.setdefault(key, []).append(user.id)
 
