@@ -257,3 +257,9 @@ def test_digest_depends_on_content_and_path_only(tmp_path: Path) -> None:
     assert load_desired(tmp_path / "one").digest == load_desired(tmp_path / "two").digest
     write(tmp_path / "two", "a.yaml", "users:\n  - email: b@example.com\n")
     assert load_desired(tmp_path / "one").digest != load_desired(tmp_path / "two").digest
+
+
+def test_schema_findings_come_in_document_order_past_ten_entries(tmp_path: Path) -> None:
+    # Sorted as text, users[10] came before users[2]: a reviewer reading down the file got lines 2, 3, 12, 13, 4...
+    write(tmp_path, "a.yaml", "users:\n" + "".join(f"  - email: bad{i}\n" for i in range(12)))
+    assert [int(f.split(":")[1]) for f in findings(tmp_path)] == list(range(2, 14))

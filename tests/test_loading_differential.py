@@ -160,7 +160,7 @@ def slow_schema_errors(data: Any) -> Iterator[tuple[list[str | int], str]]:
     if data is None:
         yield [], "file is empty: expected a 'users:' list or a 'policy:' mapping"
         return
-    errors = sorted(schema_module._validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(schema_module._validator().iter_errors(data), key=schema_module._in_document_order)
     for error in errors:
         yield list(error.absolute_path), schema_module._message(error)
 

@@ -161,6 +161,11 @@ def _path_of(fast_error: fastjsonschema.JsonSchemaValueException) -> list[str | 
     return [int(p) if isinstance(p, str) and p.isdigit() else p for p in (fast_error.path or [])[1:]]
 
 
+def _in_document_order(error: ValidationError) -> list[tuple[int, int, str]]:
+    """List items by their number (users[2] before users[10]), keys by name."""
+    return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.absolute_path]
+
+
 def schema_errors(data: Any) -> Iterator[tuple[list[str | int], str]]:
     """(path, message) for each schema violation, in document order.
 
@@ -186,7 +191,7 @@ def schema_errors(data: Any) -> Iterator[tuple[list[str | int], str]]:
         return
     except fastjsonschema.JsonSchemaValueException as fast_error:
         first = fast_error
-    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(_validator().iter_errors(data), key=_in_document_order)
     if not errors:  # only the stricter engine objects: a value that merely looks valid to jsonschema
         path = _path_of(first)
         field = path[-1] if path else None
