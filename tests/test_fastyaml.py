@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.desired import fastyaml
-from reconciler.core.desired.yamlload import YamlProblem, full_load, item_lines, line_at
+from reconciler.core.desired.yamlload import full_load
+from tests.test_fastyaml_hostile import agrees_strictly_or_declines
 
 VALUES = [
     "jane.doe@example.com",
@@ -166,27 +167,10 @@ def docs(draw: st.DrawFn) -> str:
     return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
 
 
-def agrees_with_pyyaml_or_declines(text: str) -> None:
-    fast = fastyaml.fast_load(text)
-    if fast is None:
-        return
-    try:
-        full = full_load(text)
-    except YamlProblem as exc:
-        raise AssertionError(f"fast accepted what the full loader refuses: {exc.message}\n{text}") from None
-    assert fast.data == full.data, text
-    assert type(fast.data) is type(full.data)
-    if isinstance(full.data, dict):
-        for k in full.data:
-            assert fast.key_lines[k] == line_at(full.root, [k]), text
-            if isinstance(full.data[k], list):
-                assert fast.item_lines.get(k, []) == item_lines(full.root, k), text
-
-
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
 @given(docs())
 def test_the_fast_reader_agrees_with_pyyaml_or_declines(text: str) -> None:
-    agrees_with_pyyaml_or_declines(text)
+    agrees_strictly_or_declines(text)
 
 
 # What the items of a big file hold, and values that look alike but are not plain text for YAML.
@@ -248,7 +232,7 @@ def long_lists(draw: st.DrawFn) -> str:
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(long_lists())
 def test_the_fast_reader_agrees_with_pyyaml_on_long_lists(text: str) -> None:
-    agrees_with_pyyaml_or_declines(text)
+    agrees_strictly_or_declines(text)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
@@ -331,7 +315,7 @@ def test_a_scalar_typed_without_pyyaml_is_typed_as_pyyaml_types_it(raw: str) -> 
     """The shortcuts that skip PyYAML's resolver (see _RESOLVER_FIRST) give PyYAML's value and type,
     as a value and as a key."""
     for text in (f"k: {raw}\n", f"{raw}: 1\n"):
-        agrees_with_pyyaml_or_declines(text)
+        agrees_strictly_or_declines(text)
         fast = fastyaml.fast_load(text)
         if fast is not None and isinstance(fast.data, dict):  # same types too: True == 1 in Python, not in YAML
             assert [type(v) for v in fast.data.values()] == [type(v) for v in full_load(text).data.values()]
