@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,12 +78,16 @@ def test_the_help_is_laid_out_as_argparse_would_lay_it_out(
             build_parser(verb).parse_args([verb, "--help"])
         return capsys.readouterr().out
 
+    def no_terminal(fd: int = 1) -> os.terminal_size:
+        raise OSError("not a terminal")  # as under CI; `pytest -s` in a terminal would give its width
+
     monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr(os, "get_terminal_size", no_terminal)
     monkeypatch.setattr(cli_main, "_columns", None)
     ours = help_text("plan")
     monkeypatch.setattr(cli_main, "_Formatter", argparse.HelpFormatter)
     assert ours == help_text("plan")
-    assert cli_main._columns == (int(columns) if columns.isdigit() else 80)  # no terminal under pytest
+    assert cli_main._columns == (int(columns) if columns.isdigit() else 80)
 
 
 @pytest.mark.parametrize(

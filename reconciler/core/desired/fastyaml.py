@@ -241,7 +241,7 @@ def _read(text: str, *, shortcut: bool = True) -> FastYaml:
         if dash:
             if indent != block_indent or not isinstance(block, list):
                 raise _Unsupported
-            out.item_lines[current_key].append(number)
+            block_lines.append(number)
             if key is None:
                 if value is None:
                     raise _Unsupported
