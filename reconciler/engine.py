@@ -153,6 +153,7 @@ class Runtime:
             settings=self.settings,
         )
 
+    @collector.paused()  # loading, reading and planning make no garbage cycles worth a scan
     def plan(
         self,
         desired: DesiredState | None = None,
@@ -163,17 +164,6 @@ class Runtime:
         attribution: Attribution | None = None,
     ) -> PlanRun:
         """``attribution``: already asked of the audit trail (drift does), so it is not asked twice."""
-        with collector.paused():  # loading, reading and planning make no garbage cycles worth a scan
-            return self._plan(desired, targets, allow_mass_change, release, attribution)
-
-    def _plan(
-        self,
-        desired: DesiredState | None,
-        targets: tuple[str, ...],
-        allow_mass_change: bool,
-        release: tuple[str, ...],
-        attribution: Attribution | None,
-    ) -> PlanRun:
         desired = desired or self.load()
         history = self.history()
         chosen, _ = select_targets(desired.entries, targets)  # build() reports targets that match nothing

@@ -64,7 +64,7 @@ def _page(n: int, start: int = 0) -> dict[str, Any]:
 
 def test_a_large_compressed_listing_page_is_read_whole(fake_time: FakeTime) -> None:
     page = _page(500)
-    page["entities"][250]["name"] = "x" * 200_000  # a 300 KB page: many network reads
+    page["entities"][250]["name"] = "x" * 200_000  # a 300 KB page, compressed (in memory: no socket here)
     client = _client(lambda request: _gzipped(200, page), fake_time)
     assert next(client.iter_users()) == page["entities"]
 

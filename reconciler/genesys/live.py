@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.core.instants import instant_or_none
@@ -197,10 +197,7 @@ class _Reader:
         failed = set(unread)
         # The email index comes from the authoritative reads: a search hit whose
         # email has changed since it was indexed no longer counts as a match.
-        for user in self.users.values():
-            key = address_key(user.email)
-            if key is not None and key in written:
-                self.email_index.setdefault(key, []).append(user.id)
+        self._index(written)
         # An email whose candidates could not be loaded is unreadable, not "not found".
         for key, hit_ids in hits_by_key.items():
             if hit_ids & failed:
@@ -229,7 +226,8 @@ class _Reader:
                         user = parse_user(raw)
                         found[user.id] = (key, user)
                     elif found and type(raw_id := raw.get("id")) is str and raw_id in found:
-                        # listed again with another address: the org changed between pages
+                        # listed again with another address: the org changed between pages (the
+                        # rule of _keep; unlike _keep, a user with an odd id is read past here)
                         del found[raw_id]
         except ApiError as exc:
             if isinstance(exc, (AuthError, Unreachable)):
@@ -246,10 +244,12 @@ class _Reader:
         wanted_emails = {e.email_key for e in email_entries if e.email_key}
         for page in self.client.iter_users("any"):
             self._keep(page, wanted_ids, wanted_emails)
-        # Indexed once every page is read, from the users as last listed (as targeted() does).
+        self._index(wanted_emails)  # once every page is read, from the users as last listed
+
+    def _index(self, keys: Container[str]) -> None:
+        """Index the users read by the address keys they match among ``keys``."""
         for user in self.users.values():
-            key = address_key(user.email)
-            if key is not None and key in wanted_emails:
+            if (key := address_key(user.email)) is not None and key in keys:
                 self.email_index.setdefault(key, []).append(user.id)
 
 
